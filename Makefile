@@ -1,0 +1,54 @@
+# The monorepo's commands. `make run` starts the system, `make test` proves it.
+# Every target installs what it needs first, so a fresh clone needs nothing else.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := model-service
+INSTALLED := $(VENV)/.installed
+
+# A model release for local runs: trained here, served from var/ through file:// URLs.
+MODEL_VERSION ?= v1.0.0
+RELEASES := var/releases
+# DATA=path/to/reviews.tsv trains on that file instead of the public data.
+DATA ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint format model bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(INSTALLED) ## create .venv with every service and tool installed (editable)
+
+$(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreach s,$(SERVICES),$(s)/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e tools
+	touch $@
+
+run: install ## start the system on 127.0.0.1 (DATA=file.tsv to train the model on that file)
+	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA))
+
+test: lint ## lint, then run the whole suite, as CI does
+	$(BIN)/pytest
+
+test-fast: install ## the inner loop: everything but the slow multi-process tests
+	$(BIN)/pytest -m "not slow"
+
+lint: install ## static checks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## rewrite the code in the project's format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
+	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
+
+bench: install ## measure prediction latency (in process and over HTTP) and print the table
+	$(BIN)/python bench/predict_latency.py $(if $(DATA),--data $(DATA))
+
+clean: ## remove the virtualenv and everything the system wrote under var/
+	rm -rf $(VENV) var

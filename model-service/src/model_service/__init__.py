@@ -1,0 +1,1 @@
+"""Serves the restaurant-review sentiment model and trains its releases."""

@@ -1,0 +1,3 @@
+from model_service.cli import main
+
+raise SystemExit(main())

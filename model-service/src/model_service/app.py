@@ -1,0 +1,43 @@
+"""The app factory: wires settings, metrics, the model store and the routes."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from model_service.metrics import Metrics, RequestMetricsMiddleware
+from model_service.model_loader import load_until_ready
+from model_service.model_store import ModelStore
+from model_service.predictor import ModelState
+from model_service.routes import RELEASE, router
+from model_service.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics(settings.app_version)
+    state = ModelState()
+    store = ModelStore.from_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pin = settings.model_sha256 or None
+        loading = asyncio.create_task(load_until_ready(state, store, settings.model_version, pin, metrics))
+        yield
+        loading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loading
+
+    app = FastAPI(
+        title="model-service",
+        version=RELEASE,
+        summary="Restaurant-review sentiment predictions from a sha256-pinned scikit-learn model.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.model = state
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.include_router(router)
+    return app

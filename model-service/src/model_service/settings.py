@@ -1,0 +1,54 @@
+"""Every setting of the model-service, read once from the environment at start."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from model_service.manifest import VERSION_PATTERN
+
+# The project's home on GitHub, whose releases carry the model; forks set their own.
+DEFAULT_REPOSITORY = "sentiment-canary/sentiment-canary"
+DEFAULT_URL_TEMPLATE = "https://github.com/{repository}/releases/download/{version}/{asset}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, protected_namespaces=())
+
+    app_version: Literal["stable", "canary"] = Field(
+        "stable", description="The experiment arm this process belongs to; labels every metric."
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    model_version: str = Field("v1.0.0", pattern=VERSION_PATTERN, description="Release tag of the model to serve.")
+    model_sha256: str = Field("", pattern=r"^([0-9a-f]{64})?$", description="Pinned sha256 of model.joblib.")
+    model_allow_unpinned: bool = Field(False, description="Accept any digest the release's own manifest names.")
+    model_repository: str = Field(DEFAULT_REPOSITORY, pattern=r"^[\w.-]+/[\w.-]+$")
+    model_url_template: str = Field(
+        DEFAULT_URL_TEMPLATE,
+        description="Where release assets live: {repository}, {version} and {asset} are filled in; "
+        "http(s)://, file:// or a plain path.",
+    )
+    model_cache_dir: Path = Field(Path("/var/cache/model-service"), description="The mounted model volume.")
+    model_download_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    model_download_attempts: int = Field(3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if not self.model_sha256 and not self.model_allow_unpinned:
+            raise ValueError(
+                "MODEL_SHA256 is empty: pin the model's sha256, or set MODEL_ALLOW_UNPINNED=true "
+                "to trust the release's own manifest (a warning is logged)"
+            )
+        try:
+            self.model_url_template.format(repository="r", version="v", asset="a")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                f"MODEL_URL_TEMPLATE may only use {{repository}}, {{version}} and {{asset}}: {error!r}"
+            ) from None
+        if "{asset}" not in self.model_url_template:
+            raise ValueError("MODEL_URL_TEMPLATE must contain {asset}")
+        return self

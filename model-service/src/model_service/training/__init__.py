@@ -1,0 +1,1 @@
+"""Training and packaging of the sentiment model (the `model-service train` CLI)."""

@@ -1,0 +1,174 @@
+"""Real processes against a local server playing GitHub's release downloads.
+
+GitHub answers `/<owner>/<repo>/releases/download/<tag>/<asset>` with a 302 to
+a storage host; this server does the same on 127.0.0.1, and can also serve a
+tampered, truncated or slow asset.
+"""
+
+import pickle
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from model_service.integrity import sha256_file
+
+pytestmark = pytest.mark.slow
+
+
+class FakeGitHub:
+    def __init__(self, release) -> None:
+        self.assets = {
+            name: (release.folder / release.version / name).read_bytes() for name in ("model.joblib", "model.json")
+        }
+        self.requests: Counter[str] = Counter()
+        self.truncate: set[str] = set()
+        self.delay_seconds = 0.0
+        github = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                github.requests[self.path] += 1
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 6 and parts[2:4] == ["releases", "download"]:
+                    self.send_response(302)
+                    self.send_header("Location", f"/storage/{parts[4]}/{parts[5]}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = github.assets.get(parts[-1]) if parts[0] == "storage" else None
+                if body is None:
+                    self.send_error(404)
+                    return
+                time.sleep(github.delay_seconds)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if parts[-1] in github.truncate else body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.template = (
+            f"http://127.0.0.1:{self._server.server_port}/{{repository}}/releases/download/{{version}}/{{asset}}"
+        )
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def downloads(self, asset: str) -> int:
+        return sum(count for path, count in self.requests.items() if path.startswith("/storage/") and asset in path)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def github(release):
+    server = FakeGitHub(release)
+    yield server
+    server.stop()
+
+
+def service_env(release, github: FakeGitHub, cache: Path) -> dict[str, str]:
+    return {
+        "MODEL_VERSION": release.version,
+        "MODEL_SHA256": release.manifest.sha256,
+        "MODEL_REPOSITORY": "owner/repo",
+        "MODEL_URL_TEMPLATE": github.template,
+        "MODEL_CACHE_DIR": str(cache),
+        "MODEL_DOWNLOAD_ATTEMPTS": "2",
+        "MODEL_DOWNLOAD_TIMEOUT_SECONDS": "5",
+    }
+
+
+def predict(service, review: str) -> dict:
+    response = httpx.post(f"{service.url}/v1/predict", json={"review": review}, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def files_in(cache: Path) -> list[str]:
+    return sorted(str(path.relative_to(cache)) for path in cache.rglob("*"))
+
+
+def test_first_start_downloads_and_caches_then_a_restart_needs_no_network(release, github, start_service, tmp_path):
+    cache = tmp_path / "cache"
+    first = start_service(**service_env(release, github, cache))
+    first.wait_until("/readyz", 200)
+
+    assert predict(first, "The pizza was wonderful.")["label"] == "positive"
+    assert github.requests[f"/owner/repo/releases/download/{release.version}/model.joblib"] == 1
+    assert github.downloads("model.joblib") == 1
+    assert sha256_file(cache / release.version / "model.joblib") == release.manifest.sha256
+
+    first.stop()
+    github.stop()
+    second = start_service(**service_env(release, github, cache))
+    second.wait_until("/readyz", 200)
+
+    assert predict(second, "The salad was terrible.")["label"] == "negative"
+    assert "downloaded" not in second.log()
+
+
+def test_a_tampered_asset_is_refused_and_never_unpickled(release, github, start_service, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class WritesMarker:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    github.assets["model.joblib"] = pickle.dumps(WritesMarker())
+    cache = tmp_path / "cache"
+    service = start_service(**service_env(release, github, cache))
+
+    detail = service.wait_until("/readyz", 503).json()["detail"]
+    deadline = time.monotonic() + 10
+    while "refused" not in detail and time.monotonic() < deadline:
+        detail = service.wait_until("/readyz", 503).json()["detail"]
+
+    assert "model.joblib has sha256" in detail
+    assert "refused" in detail
+    assert not marker.exists()
+    assert not list(cache.rglob("model.joblib"))
+    error_lines = [line for line in service.log().splitlines() if "model not loaded" in line]
+    assert error_lines, service.log()
+    assert f"(sha256 {release.manifest.sha256})" in error_lines[0]
+    assert "refused" in error_lines[0]
+
+
+def test_a_truncated_download_leaves_nothing_in_the_cache(release, github, start_service, tmp_path):
+    github.truncate.add("model.joblib")
+    cache = tmp_path / "cache"
+    service = start_service(**service_env(release, github, cache))
+
+    deadline = time.monotonic() + 15
+    while github.downloads("model.joblib") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    detail = service.wait_until("/readyz", 503).json()["detail"]
+
+    assert "gave up after 2 attempts" in detail or "model.joblib" in detail, detail
+    assert files_in(cache) == [f".{release.version}.lock"]
+
+
+def test_two_processes_starting_on_one_cache_download_once(release, github, start_service, tmp_path):
+    github.delay_seconds = 1.0
+    cache = tmp_path / "cache"
+    env = service_env(release, github, cache)
+
+    services = [start_service(**env), start_service(**env)]
+    for service in services:
+        service.wait_until("/readyz", 200, timeout=30)
+
+    assert github.downloads("model.joblib") == 1
+    assert files_in(cache) == [
+        f".{release.version}.lock",
+        release.version,
+        f"{release.version}/model.joblib",
+        f"{release.version}/model.json",
+    ]
+    assert sha256_file(cache / release.version / "model.joblib") == release.manifest.sha256
+    assert {predict(service, "Service was quick!")["model_version"] for service in services} == {release.version}

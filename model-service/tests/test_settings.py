@@ -1,0 +1,48 @@
+"""A wrong setting stops the service with one clear line."""
+
+import subprocess
+import sys
+
+import pytest
+from model_service.settings import Settings
+from pydantic import ValidationError
+
+PIN = "a" * 64
+
+
+def test_an_unpinned_model_needs_an_explicit_opt_in():
+    with pytest.raises(ValidationError, match="MODEL_SHA256 is empty"):
+        Settings(model_sha256="")
+
+    assert Settings(model_sha256="", model_allow_unpinned=True).model_allow_unpinned
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"model_sha256": "ABC"},
+        {"model_version": "../../etc"},
+        {"app_version": "beta"},
+        {"model_url_template": "https://example.com/{owner}/{asset}"},
+        {"model_url_template": "https://example.com/model.joblib"},
+        {"port": 0},
+    ],
+)
+def test_invalid_settings_are_refused(overrides):
+    with pytest.raises(ValidationError):
+        Settings(**{"model_sha256": PIN, **overrides})
+
+
+def test_the_cli_reports_a_bad_setting_in_one_line_and_exits_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "model_service", "fetch"],
+        env={"MODEL_SHA256": "not-a-digest", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("model-service: invalid setting MODEL_SHA256:")
