@@ -43,6 +43,7 @@ def test_predict_returns_label_confidence_and_both_versions(client, release):
     assert 0.5 <= body["confidence"] <= 1.0
     assert body["model_version"] == release.version
     assert body["app_version"] == "canary"
+    assert response.headers["x-served-by"] == "model-service/canary"
 
 
 def test_batch_predictions_keep_the_order_of_the_reviews(client):

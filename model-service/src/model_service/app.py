@@ -11,6 +11,7 @@ from model_service.model_loader import load_until_ready
 from model_service.model_store import ModelStore
 from model_service.predictor import ModelState
 from model_service.routes import RELEASE, router
+from model_service.served_by import ServedByMiddleware
 from model_service.settings import Settings
 
 
@@ -39,5 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.model = state
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.add_middleware(ServedByMiddleware, service="model-service", app_version=settings.app_version)
     app.include_router(router)
     return app
