@@ -52,7 +52,7 @@ def render(
 def _missing_secret_files(k8s_dir: Path) -> str:
     hints = [
         f"{example.with_suffix('')} is missing: copy {example.name} to it and fill in real values "
-        "(docs/deployment.md, 'Secrets').\n"
+        "(docs/deployment.md, 'Deploying').\n"
         for example in sorted(k8s_dir.glob("secrets/*.env.example"))
         if not example.with_suffix("").exists()
     ]
