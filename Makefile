@@ -13,11 +13,18 @@ RELEASES := var/releases
 # DATA=path/to/reviews.tsv trains on that file instead of the public data.
 DATA ?=
 
+# The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md).
+K8S_SCHEMAS_DIR ?= ../shared/schemas
+export K8S_SCHEMAS_DIR
+# Debian packages the tests run: promtool, amtool. Add yours to this one list.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager
+DOCKERFILES := $(wildcard */Dockerfile)
+
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format model bench clean
+.PHONY: help install system-deps run test test-fast lint format k8s-check model bench clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(INSTALLED) ## create .venv with every service and tool installed (editable)
 
@@ -30,15 +37,27 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreac
 run: install ## start the system on 127.0.0.1 (DATA=file.tsv to train the model on that file)
 	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA))
 
-test: lint ## lint, then run the whole suite, as CI does
+system-deps: ## install the Debian packages the tests need (as root), or print the command
+	@missing="$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done)"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	command="apt-get install -y --no-install-recommends $$(echo $$missing)"; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages; install them with: sudo $$command" >&2; exit 1; fi; \
+	echo "$$command"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$command
+
+test: lint system-deps ## lint, then run the whole suite, as CI does
 	$(BIN)/pytest
 
-test-fast: install ## the inner loop: everything but the slow multi-process tests
+test-fast: install system-deps ## the inner loop: everything but the slow multi-process tests
 	$(BIN)/pytest -m "not slow"
 
-lint: install ## static checks
+lint: install ## static checks: ruff, and hadolint on every Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
+
+k8s-check: install system-deps ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
+	$(BIN)/python -m k8scheck k8s --example-secrets
+	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-storage
 
 format: install ## rewrite the code in the project's format
 	$(BIN)/ruff check --fix .

@@ -1,0 +1,41 @@
+"""The manifests rendered once per session, as CI renders them: with the
+committed secrets/*.env.example files in place of the git-ignored env files."""
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+from k8scheck.render import render
+from k8scheck.schemas import SchemaValidator
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "k8s"
+# CI and developer machines have the CRD schemas beside the project.
+SCHEMAS = Path(os.environ.get("K8S_SCHEMAS_DIR", REPO.parent / "shared" / "schemas"))
+
+
+@pytest.fixture(scope="session")
+def k8s_dir() -> Path:
+    return K8S
+
+
+@pytest.fixture(scope="session")
+def rendered() -> list[dict]:
+    return render(K8S, example_secrets=True)
+
+
+@pytest.fixture(scope="session")
+def rendered_local_storage() -> list[dict]:
+    return render(K8S, components=("components/local-storage",), example_secrets=True)
+
+
+@pytest.fixture
+def documents(rendered) -> list[dict]:
+    """A copy of the rendered documents for one test to break."""
+    return copy.deepcopy(rendered)
+
+
+@pytest.fixture(scope="session")
+def validator() -> SchemaValidator:
+    return SchemaValidator(SCHEMAS)

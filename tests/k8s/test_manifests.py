@@ -1,0 +1,90 @@
+"""The manifests as committed: they render, and every check passes on them."""
+
+import json
+import re
+import shutil
+
+import pytest
+import yaml
+from k8scheck.cli import all_problems, main
+from k8scheck.manifests import Manifests
+from k8scheck.render import RenderError, render
+
+
+def test_the_deployment_passes_every_check(rendered, validator):
+    assert all_problems(rendered, validator, canary_weight=10) == []
+
+
+def test_the_deployment_with_local_storage_passes_every_check(rendered_local_storage, validator):
+    assert all_problems(rendered_local_storage, validator, canary_weight=10) == []
+
+
+def test_each_service_has_its_resources_per_version(rendered):
+    # A generated ConfigMap's name ends in a hash of its content.
+    names = {(d["kind"], re.sub(r"-[a-z0-9]{10}$", "", d["metadata"]["name"])) for d in rendered}
+    for app in ("app-frontend", "app-service", "model-service"):
+        for kind in ("Service", "ServiceAccount", "DestinationRule", "VirtualService"):
+            assert (kind, app) in names
+        for version in ("stable", "canary"):
+            assert ("Deployment", f"{app}-{version}") in names
+            assert ("ConfigMap", f"{app}-{version}") in names
+
+
+def test_everything_lands_in_one_namespace_with_sidecar_injection(rendered):
+    namespaces = [document for document in rendered if document["kind"] == "Namespace"]
+    assert [n["metadata"]["name"] for n in namespaces] == ["sentiment"]
+    assert namespaces[0]["metadata"]["labels"]["istio-injection"] == "enabled"
+    assert {d["metadata"].get("namespace") for d in rendered if d["kind"] != "Namespace"} == {"sentiment"}
+
+
+def test_the_canary_shows_confidence_and_the_stable_does_not(rendered):
+    m = Manifests(rendered)
+    for workload in m.app_workloads(("app-frontend", "app-service")):
+        env = m.environment(workload, workload.containers[0])
+        assert env["SHOW_CONFIDENCE"] == {"stable": "false", "canary": "true"}[workload.pod_labels["version"]]
+
+
+def test_every_dashboard_file_is_shipped_in_a_config_map(k8s_dir, rendered):
+    shipped = {
+        key: json.loads(text)
+        for document in rendered
+        if document["kind"] == "ConfigMap" and document["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+        for key, text in document["data"].items()
+    }
+    folder = k8s_dir / "components/monitoring/dashboards"
+    files = {path.name: json.loads(path.read_text()) for path in folder.glob("*.json")}
+    assert files
+    assert shipped == files
+
+
+def test_the_secret_example_holds_only_placeholders(k8s_dir):
+    example = (k8s_dir / "secrets/sentiment.env.example").read_text()
+    values = dict(line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#"))
+    assert set(values) == {"DATABASE_URL", "EXPORT_API_KEY", "SMTP_PASSWORD"}
+    assert values["EXPORT_API_KEY"].startswith("change-me")
+    assert values["SMTP_PASSWORD"].startswith("change-me")
+
+
+def test_a_missing_secret_file_is_named_with_the_fix(k8s_dir, tmp_path):
+    k8s = tmp_path / "k8s"
+    shutil.copytree(k8s_dir, k8s, ignore=shutil.ignore_patterns("*.env"))
+    with pytest.raises(RenderError, match=r"sentiment\.env is missing: copy sentiment\.env\.example to it"):
+        render(k8s)
+
+
+def test_the_command_line_checks_a_variant_and_says_so(k8s_dir, capsys):
+    assert main([str(k8s_dir), "--example-secrets", "--with", "components/local-storage"]) == 0
+    assert "components/local-storage: 46 documents, 0 problems" in capsys.readouterr().out
+
+
+def test_the_command_line_fails_on_a_broken_source_file(k8s_dir, tmp_path, capsys):
+    broken = tmp_path / "k8s"
+    shutil.copytree(k8s_dir, broken)
+    path = broken / "components/istio/virtual-service-app-frontend-90-10.yaml"
+    virtual_service = yaml.safe_load(path.read_text())
+    stable, canary = virtual_service["spec"]["http"][-1]["route"]
+    stable["weight"], canary["weight"] = canary["weight"], stable["weight"]
+    path.write_text(yaml.safe_dump(virtual_service))
+
+    assert main([str(broken), "--example-secrets"]) == 1
+    assert "the canary gets 90% of new visitors; the documented share is 10%" in capsys.readouterr().err

@@ -1,0 +1,433 @@
+"""Each check, broken on purpose, fails: a rendered deployment with one known
+bug (the bugs of the Helm charts we replace, and their cousins) makes the
+check meant for it report that bug, in words that say what is wrong."""
+
+import json
+
+import pytest
+from k8scheck import alertmanager, checks, prometheus
+from k8scheck.manifests import Manifests
+
+
+def find(documents: list[dict], kind: str, name: str) -> dict:
+    """The document of that kind whose name is `name`, or `name` plus a generator's hash."""
+    return next(
+        d
+        for d in documents
+        if d["kind"] == kind and name in (d["metadata"]["name"], d["metadata"]["name"].rpartition("-")[0])
+    )
+
+
+def container(documents: list[dict], deployment: str) -> dict:
+    return find(documents, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+
+
+def http_routes(documents: list[dict], virtual_service: str) -> list[dict]:
+    return find(documents, "VirtualService", virtual_service)["spec"]["http"]
+
+
+def split(documents: list[dict]) -> list[dict]:
+    """The frontend's 90/10 split for new visitors: [stable, canary]."""
+    return http_routes(documents, "app-frontend")[-1]["route"]
+
+
+def env_source(documents: list[dict], deployment: str, variable: str) -> dict:
+    env = container(documents, deployment)["env"]
+    return next(v for v in env if v["name"] == variable)["valueFrom"]
+
+
+# --- the mutations: each breaks one thing ----------------------------------------------------------------------
+
+
+def swap_weights(documents):
+    stable, canary = split(documents)
+    stable["weight"], canary["weight"] = 10, 90
+
+
+def weights_not_100(documents):
+    split(documents)[1]["weight"] = 20
+
+
+def swap_cookies(documents):
+    stable, canary = split(documents)
+    stable["headers"], canary["headers"] = canary["headers"], stable["headers"]
+
+
+def unanchor_cookie_regex(documents):
+    http_routes(documents, "app-frontend")[0]["match"][0]["headers"]["cookie"]["regex"] = ".*app-version=canary.*"
+
+
+def anchor_cookie_regex_to_first_cookie_only(documents):
+    http_routes(documents, "app-frontend")[0]["match"][0]["headers"]["cookie"]["regex"] = "^app-version=canary$"
+
+
+def move_model_cache_mount(documents):
+    container(documents, "model-service-canary")["volumeMounts"][0]["mountPath"] = "/var/cache/model"
+
+
+def drop_tmp_mount(documents):
+    mounts = container(documents, "app-frontend-stable")["volumeMounts"]
+    mounts[:] = [mount for mount in mounts if mount["mountPath"] != "/tmp"]
+
+
+def rename_readiness_path(documents):
+    container(documents, "app-service-stable")["readinessProbe"]["httpGet"]["path"] = "/ready"
+
+
+def point_liveness_at_another_port(documents):
+    container(documents, "app-frontend-canary")["livenessProbe"]["httpGet"]["port"] = 8080
+
+
+def wrong_metrics_annotation(documents):
+    pod = find(documents, "Deployment", "model-service-stable")["spec"]["template"]
+    pod["metadata"]["annotations"]["prometheus.io/path"] = "/stats"
+
+
+def drop_config_map_key(documents):
+    del find(documents, "ConfigMap", "app-service-canary")["data"]["SHOW_CONFIDENCE"]
+
+
+def read_a_missing_secret(documents):
+    env_source(documents, "app-service-stable", "EXPORT_API_KEY")["secretKeyRef"]["name"] = "app-service-secrets"
+
+
+def empty_secret_value(documents):
+    find(documents, "Secret", "sentiment-secrets")["data"]["SMTP_PASSWORD"] = ""
+
+
+def canary_reads_stable_config(documents):
+    stable_config = find(documents, "ConfigMap", "model-service-stable")["metadata"]["name"]
+    env_source(documents, "model-service-canary", "APP_VERSION")["configMapKeyRef"]["name"] = stable_config
+
+
+def unpin_model(documents):
+    find(documents, "ConfigMap", "model-service-stable")["data"]["MODEL_SHA256"] = ""
+
+
+def drop_limits(documents):
+    del container(documents, "model-service-stable")["resources"]["limits"]
+
+
+def writable_root_filesystem(documents):
+    container(documents, "app-service-canary")["securityContext"]["readOnlyRootFilesystem"] = False
+
+
+def run_as_root(documents):
+    pod = find(documents, "Deployment", "app-frontend-stable")["spec"]["template"]["spec"]
+    del pod["securityContext"]["runAsNonRoot"]
+
+
+def forget_image_tag(documents):
+    container(documents, "model-service-canary")["image"] = "model-service-canary"  # no `images:` entry
+
+
+def service_selects_nothing(documents):
+    find(documents, "Service", "app-service")["spec"]["selector"] = {"app": "app-svc"}
+
+
+def service_targets_undeclared_port(documents):
+    find(documents, "Service", "model-service")["spec"]["ports"][0]["targetPort"] = "web"
+
+
+def gateway_selects_no_gateway_pods(documents):
+    find(documents, "Gateway", "sentiment-gateway")["spec"]["selector"] = {"istio": "ingressgateway"}
+
+
+def subset_selects_nothing(documents):
+    find(documents, "DestinationRule", "app-service")["spec"]["subsets"][1]["labels"] = {"version": "canery"}
+
+
+def drop_circuit_breaking(documents):
+    del find(documents, "DestinationRule", "model-service")["spec"]["trafficPolicy"]["outlierDetection"]
+
+
+def route_to_undefined_subset(documents):
+    http_routes(documents, "app-service")[0]["route"][0]["destination"]["subset"] = "v2"
+
+
+def route_without_port(documents):
+    del http_routes(documents, "model-service")[1]["route"][0]["destination"]["port"]
+
+
+def route_to_unknown_host(documents):
+    http_routes(documents, "app-frontend")[1]["route"][0]["destination"]["host"] = "app-frontnd"
+
+
+def catch_all_first(documents):
+    routes = http_routes(documents, "app-service")
+    routes.reverse()
+
+
+def host_not_on_gateway(documents):
+    find(documents, "VirtualService", "app-service")["spec"]["hosts"] = ["api.k8s.local"]
+
+
+def forget_asset_host(documents):
+    entry = find(documents, "ServiceEntry", "github-release-downloads")
+    entry["spec"]["hosts"].remove("objects.githubusercontent.com")
+
+
+def principal_in_another_namespace(documents):
+    rule = find(documents, "AuthorizationPolicy", "model-service-callers")["spec"]["rules"][0]
+    rule["from"][0]["source"]["principals"] = ["cluster.local/ns/default/sa/app-service"]
+
+
+def monitor_selects_wrong_label(documents):
+    find(documents, "ServiceMonitor", "sentiment-canary")["spec"]["selector"] = {"matchLabels": {"app": "app-svc"}}
+
+
+def monitor_scrapes_wrong_port(documents):
+    find(documents, "ServiceMonitor", "sentiment-canary")["spec"]["endpoints"][0]["port"] = "metrics"
+
+
+def break_promql(documents):
+    rule = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"][1]["rules"][0]
+    rule["expr"] = "namespace_job_version:http_request_errors:ratio_rate5m{job=app-service} > 0.05"
+
+
+def rule_selects_unknown_job(documents):
+    rule = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"][1]["rules"][0]
+    rule["expr"] = rule["expr"].replace('job="app-service"', 'job="app-svc"')
+
+
+def dashboard_without_label(documents):
+    del find(documents, "ConfigMap", "grafana-dashboard-sentiment-canary")["metadata"]["labels"]["grafana_dashboard"]
+
+
+def dashboard_not_json(documents):
+    find(documents, "ConfigMap", "grafana-dashboard-sentiment-canary")["data"]["sentiment-canary.json"] = "{panels: []"
+
+
+def secret_reference_without_hash(documents):
+    # What kustomize writes when it does not know the field names a Secret.
+    receiver = find(documents, "AlertmanagerConfig", "sentiment-canary")["spec"]["receivers"][0]
+    receiver["emailConfigs"][0]["authPassword"]["name"] = "sentiment-secrets"
+
+
+def route_to_undefined_receiver(documents):
+    find(documents, "AlertmanagerConfig", "sentiment-canary")["spec"]["route"]["receiver"] = "pager"
+
+
+MUTATIONS = [
+    # (mutation, check that must catch it, what it must say)
+    (swap_weights, checks.canary_weights, "the canary gets 90% of new visitors; the documented share is 10%"),
+    (weights_not_100, checks.canary_weights, "weights {'stable': 90, 'canary': 20} add up to 110, not 100"),
+    (swap_cookies, checks.canary_weights, "the stable destination must set the cookie app-version=stable"),
+    (
+        unanchor_cookie_regex,
+        checks.cookie_matches_are_anchored,
+        "matches 'xapp-version=canary', which is not the canary cookie",
+    ),
+    (
+        unanchor_cookie_regex,
+        checks.cookie_matches_are_anchored,
+        "matches 'app-version=canaryX', which is not the canary cookie",
+    ),
+    (
+        anchor_cookie_regex_to_first_cookie_only,
+        checks.cookie_matches_are_anchored,
+        "does not match 'a=1; app-version=canary; b=2'",
+    ),
+    (
+        move_model_cache_mount,
+        checks.data_folders_are_mounted,
+        "Deployment/model-service-canary: model-service writes to /var/cache/model-service (MODEL_CACHE_DIR), "
+        "but no writable persistentVolumeClaim is mounted there",
+    ),
+    (
+        drop_tmp_mount,
+        checks.data_folders_are_mounted,
+        "app-frontend writes to /tmp (its temporary files), but no writable emptyDir is mounted there",
+    ),
+    (
+        rename_readiness_path,
+        checks.probes_and_metrics_paths,
+        "app-service readinessProbe asks /ready, but the service answers it on /readyz",
+    ),
+    (
+        point_liveness_at_another_port,
+        checks.probes_and_metrics_paths,
+        "livenessProbe port 8080 is not the service's port 8000",
+    ),
+    (
+        wrong_metrics_annotation,
+        checks.probes_and_metrics_paths,
+        "pod annotation prometheus.io/path is '/stats', must be '/metrics'",
+    ),
+    (
+        drop_config_map_key,
+        checks.references_exist,
+        "Deployment/app-service-canary: app-service reads key SHOW_CONFIDENCE of ConfigMap/app-service-canary-",
+    ),
+    (read_a_missing_secret, checks.references_exist, "reads Secret/app-service-secrets, which does not exist"),
+    (empty_secret_value, checks.references_exist, ": SMTP_PASSWORD is empty"),
+    (
+        secret_reference_without_hash,
+        checks.references_exist,
+        "receiver team-email reads key SMTP_PASSWORD of Secret/sentiment-secrets, which does not exist",
+    ),
+    (
+        canary_reads_stable_config,
+        checks.versions_are_consistent,
+        "has APP_VERSION=stable, but its pods are labelled version=canary",
+    ),
+    (unpin_model, checks.model_is_pinned, "Deployment/model-service-stable: MODEL_SHA256='' pins no sha256"),
+    (
+        drop_limits,
+        checks.pods_are_hardened,
+        "Deployment/model-service-stable: model-service has no limits for cpu, memory",
+    ),
+    (writable_root_filesystem, checks.pods_are_hardened, "must set readOnlyRootFilesystem: true"),
+    (
+        run_as_root,
+        checks.pods_are_hardened,
+        "Deployment/app-frontend-stable: the pod must set securityContext.runAsNonRoot: true",
+    ),
+    (
+        forget_image_tag,
+        checks.images_are_pinned,
+        "runs image 'model-service-canary': give it a registry name and a tag",
+    ),
+    (
+        service_selects_nothing,
+        checks.selectors_match_pods,
+        "Service/app-service: selects pods labelled {'app': 'app-svc'}, and no Deployment's pods are",
+    ),
+    (
+        gateway_selects_no_gateway_pods,
+        checks.selectors_match_pods,
+        "Gateway/sentiment-gateway: selects pods labelled {'istio': 'ingressgateway'}",
+    ),
+    (service_targets_undeclared_port, checks.service_ports_exist, "Service/model-service: port http targets 'web'"),
+    (
+        subset_selects_nothing,
+        checks.destination_rule_subsets,
+        "DestinationRule/app-service: subset canary selects pods labelled {'app': 'app-service', 'version': 'canery'}",
+    ),
+    (drop_circuit_breaking, checks.destination_rule_subsets, "DestinationRule/model-service: no circuit breaking"),
+    (
+        route_to_undefined_subset,
+        checks.virtual_service_routes,
+        "destination app-service subset v2 is in no DestinationRule",
+    ),
+    (
+        route_without_port,
+        checks.virtual_service_routes,
+        "destination model-service names no port, and its Service has several [80, 15020]",
+    ),
+    (
+        route_to_unknown_host,
+        checks.virtual_service_routes,
+        "destination host app-frontnd is no Service nor ServiceEntry host",
+    ),
+    (
+        catch_all_first,
+        checks.virtual_service_routes,
+        "route default-stable matches everything, so the routes after it never apply",
+    ),
+    (
+        host_not_on_gateway,
+        checks.virtual_service_routes,
+        "host api.k8s.local is not served by Gateway/sentiment-gateway",
+    ),
+    (
+        forget_asset_host,
+        checks.outbound_hosts_are_declared,
+        "downloads the model from objects.githubusercontent.com, which no ServiceEntry declares",
+    ),
+    (
+        principal_in_another_namespace,
+        checks.authorization_principals_exist,
+        "allows cluster.local/ns/default/sa/app-service, "
+        "but no pod runs as service account app-service in namespace default",
+    ),
+    (
+        monitor_selects_wrong_label,
+        checks.service_monitors_select_services,
+        "Service/app-service: its pods export metrics, and no ServiceMonitor selects it",
+    ),
+    (
+        monitor_scrapes_wrong_port,
+        checks.service_monitors_select_services,
+        "scrapes port metrics, which Service/app-service does not have",
+    ),
+    (
+        rule_selects_unknown_job,
+        checks.rules_select_scraped_targets,
+        'rule AppServiceErrorRatioHigh selects job="app-svc", and no scraped target has it',
+    ),
+    (break_promql, prometheus.rule_problems, "promtool check rules failed"),
+    (dashboard_without_label, checks.dashboards_are_valid, 'lacks the label grafana_dashboard: "1"'),
+    (dashboard_not_json, checks.dashboards_are_valid, "sentiment-canary.json is not JSON"),
+    (
+        secret_reference_without_hash,
+        alertmanager.config_problems,
+        "Secret/sentiment-secrets does not exist or has no key SMTP_PASSWORD",
+    ),
+    (
+        route_to_undefined_receiver,
+        alertmanager.config_problems,
+        'undefined receiver "sentiment/sentiment-canary/pager"',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "check", "expected"),
+    MUTATIONS,
+    ids=[f"{mutate.__name__}-{check.__name__}" for mutate, check, _ in MUTATIONS],
+)
+def test_the_check_reports_the_broken_deployment(documents, mutate, check, expected):
+    assert check(Manifests(documents)) == [], "the unbroken deployment already fails this check"
+    mutate(documents)
+    problems = check(Manifests(documents))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_a_misspelled_field_of_an_istio_resource_fails_validation(documents, validator):
+    destination = split(documents)[0]
+    destination["weigth"] = destination.pop("weight")
+    problems = validator.problems(find(documents, "VirtualService", "app-frontend"))
+    assert problems == [
+        "VirtualService/app-frontend: spec.http.2.route.0: "
+        "Additional properties are not allowed ('weigth' was unexpected)"
+    ]
+
+
+def test_a_misspelled_field_of_a_built_in_kind_fails_validation(documents, validator):
+    container(documents, "model-service-stable")["readinessProbe"]["periodSecond"] = 5
+    problems = validator.problems(find(documents, "Deployment", "model-service-stable"))
+    assert problems == [
+        "Deployment/model-service-stable: spec.template.spec.containers.0.readinessProbe: "
+        "Additional properties are not allowed ('periodSecond' was unexpected)"
+    ]
+
+
+def test_a_misspelled_label_field_of_a_custom_resource_fails_validation(documents, validator):
+    monitor = find(documents, "ServiceMonitor", "sentiment-canary")
+    monitor["metadata"]["lables"] = monitor["metadata"].pop("labels")
+    assert validator.problems(monitor) == [
+        "ServiceMonitor/sentiment-canary: metadata: Additional properties are not allowed ('lables' was unexpected)"
+    ]
+
+
+def test_a_kind_without_schema_fails_validation(validator):
+    for api_version in ("networking.istio.io/v1", "example.com/v1"):
+        problems = validator.problems({"apiVersion": api_version, "kind": "Canary", "metadata": {"name": "x"}})
+        assert len(problems) == 1
+        assert problems[0].startswith(f"Canary/x: no schema for {api_version} Canary")
+
+
+def test_fields_istio_passes_to_envoy_unchecked_stay_unchecked(documents, validator):
+    # The EnvoyFilter's patch is Envoy configuration, x-kubernetes-preserve-unknown-fields.
+    envoy_filter = find(documents, "EnvoyFilter", "rate-limit-api")
+    envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["any_envoy_field"] = 1
+    assert validator.problems(envoy_filter) == []
+
+
+def test_a_claim_naming_a_missing_volume_does_not_bind(rendered_local_storage):
+    documents = json.loads(json.dumps(rendered_local_storage))
+    find(documents, "PersistentVolumeClaim", "model-cache")["spec"]["volumeName"] = "sentiment-model-cach"
+    assert checks.claims_bind(Manifests(documents)) == [
+        "PersistentVolumeClaim/model-cache: names PersistentVolume/sentiment-model-cach, which does not exist"
+    ]

@@ -1,0 +1,5 @@
+import sys
+
+from k8scheck.cli import main
+
+sys.exit(main())
