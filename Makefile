@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES := model-service
+SERVICES := model-service app-service app-frontend
 INSTALLED := $(VENV)/.installed
 
 # A model release for local runs: trained here, served from var/ through file:// URLs.
@@ -24,7 +24,7 @@ install: $(INSTALLED) ## create .venv with every service and tool installed (edi
 $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e tools
+		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
 
 run: install ## start the system on 127.0.0.1 (DATA=file.tsv to train the model on that file)
