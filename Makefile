@@ -14,7 +14,7 @@ RELEASES := var/releases
 DATA ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format model bench clean
+.PHONY: help install system-tools run test test-fast lint format locks model bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,19 +30,29 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreac
 run: install ## start the system on 127.0.0.1 (DATA=file.tsv to train the model on that file)
 	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA))
 
-test: lint ## lint, then run the whole suite, as CI does
+test: lint system-tools ## lint, then run the whole suite, as CI does
 	$(BIN)/pytest
 
-test-fast: install ## the inner loop: everything but the slow multi-process tests
+test-fast: install system-tools ## the inner loop: everything but the slow multi-process tests
 	$(BIN)/pytest -m "not slow"
+
+# docker-compose 1.29 validates docker-compose.yml without a Docker engine (a test runs `docker-compose config`).
+system-tools: ## install the system packages the tests need (docker-compose; apt-get as root)
+	@command -v docker-compose >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq docker-compose; \
+		else echo "docker-compose is missing: sudo apt-get install -y docker-compose" >&2; exit 1; fi; }
 
 lint: install ## static checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint $(foreach s,$(SERVICES),$(s)/Dockerfile)
 
 format: install ## rewrite the code in the project's format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+locks: install ## write each service's requirements.lock (its image's pins) from constraints.txt
+	$(BIN)/python -m lockfiles
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
