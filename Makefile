@@ -57,8 +57,9 @@ locks: install ## write each service's requirements.lock (its image's pins) from
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
-bench: install ## measure prediction latency (in process and over HTTP) and print the table
+bench: install ## measure prediction latency (in process, over HTTP, through the app-service) and print the tables
 	$(BIN)/python bench/predict_latency.py $(if $(DATA),--data $(DATA))
+	$(BIN)/python bench/review_latency.py
 
 clean: ## remove the virtualenv and everything the system wrote under var/
 	rm -rf $(VENV) var
