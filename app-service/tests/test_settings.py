@@ -55,3 +55,20 @@ def test_the_cli_reports_a_bad_setting_in_one_line_and_exits_2():
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("app-service: invalid setting DATABASE_URL: Value error, only sqlite:///path is")
     assert "app_service/store.py" in result.stderr
+
+
+def test_an_unusable_database_stops_the_service_in_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "app_service", "serve"],
+        env={"DATABASE_URL": f"sqlite:///{tmp_path}/a-file/reviews.db", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"app-service: cannot open the database {tmp_path}/a-file/reviews.db:")

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from app_service.app import create_app
 from app_service.settings import Settings
+from app_service.store import StoreError, open_store
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -34,6 +35,12 @@ def _settings_or_exit() -> Settings:
 
 def _serve(settings: Settings) -> int:
     logging.getLogger().setLevel(settings.log_level.upper())
+    try:
+        # Creates the schema at the first start; an unusable database stops here, in one line.
+        open_store(settings.database_path).close()
+    except StoreError as error:
+        print(f"app-service: {error}", file=sys.stderr)
+        return 1
     uvicorn.run(
         create_app(settings),
         host=settings.host,
