@@ -25,18 +25,17 @@ Label = Literal["negative", "positive"]
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE reviews (
-    id               TEXT PRIMARY KEY,
-    review           TEXT NOT NULL,
-    predicted_label  TEXT NOT NULL CHECK (predicted_label IN ('negative', 'positive')),
-    confidence       REAL NOT NULL,
-    model_version    TEXT NOT NULL,
+    id                    TEXT PRIMARY KEY,
+    review                TEXT NOT NULL,
+    predicted_label       TEXT NOT NULL CHECK (predicted_label IN ('negative', 'positive')),
+    confidence            REAL NOT NULL,
+    model_version         TEXT NOT NULL,
     model_service_version TEXT NOT NULL,
-    app_version      TEXT NOT NULL,
-    created_at       TEXT NOT NULL,
-    feedback_label   TEXT CHECK (feedback_label IN ('negative', 'positive')),
-    feedback_at      TEXT
-) WITHOUT ROWID;
-CREATE INDEX reviews_with_feedback ON reviews (created_at) WHERE feedback_label IS NOT NULL;
+    app_version           TEXT NOT NULL,
+    created_at            TEXT NOT NULL,
+    feedback_label        TEXT CHECK (feedback_label IN ('negative', 'positive')),
+    feedback_at           TEXT
+);
 """
 
 
@@ -161,8 +160,8 @@ class SqliteReviewStore:
 
     async def labelled_reviews(self) -> list[LabelledReview]:
         try:
-            rows = self._db.execute(
-                "SELECT review, feedback_label FROM reviews WHERE feedback_label IS NOT NULL ORDER BY created_at, id"
+            rows = self._db.execute(  # rowid: the order of insertion, exact where timestamps may tie
+                "SELECT review, feedback_label FROM reviews WHERE feedback_label IS NOT NULL ORDER BY rowid"
             ).fetchall()
         except sqlite3.Error as error:
             raise StoreError(f"could not read the reviews: {error}") from error
