@@ -167,6 +167,7 @@ async function sendFeedback(isCorrect) {
     ui.feedbackStatus.textContent = isCorrect
       ? "Thanks! Glad we got it right."
       : `Thanks! We noted that your review is ${label}; it helps us learn.`;
+    ui.feedbackStatus.focus(); // the buttons are disabled now: keep the keyboard user here
   } catch (error) {
     ui.correct.disabled = ui.wrong.disabled = false;
     ui.feedbackStatus.classList.add("error");
