@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES := model-service
+SERVICES := model-service app-service app-frontend
 INSTALLED := $(VENV)/.installed
 
 # A model release for local runs: trained here, served from var/ through file:// URLs.
@@ -16,12 +16,12 @@ DATA ?=
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md).
 K8S_SCHEMAS_DIR ?= ../shared/schemas
 export K8S_SCHEMAS_DIR
-# Debian packages the tests run: promtool, amtool. Add yours to this one list.
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager
-DOCKERFILES := $(wildcard */Dockerfile)
+# Debian packages the tests run: promtool, amtool, and docker-compose (which
+# validates docker-compose.yml without a Docker engine). Add yours to this list.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run test test-fast lint format k8s-check model bench clean
+.PHONY: help install system-deps run test test-fast lint format locks k8s-check model bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ install: $(INSTALLED) ## create .venv with every service and tool installed (edi
 $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e tools
+		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
 
 run: install ## start the system on 127.0.0.1 (DATA=file.tsv to train the model on that file)
@@ -53,21 +53,25 @@ test-fast: install system-deps ## the inner loop: everything but the slow multi-
 lint: install ## static checks: ruff, and hadolint on every Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(if $(DOCKERFILES),$(BIN)/hadolint $(DOCKERFILES))
-
-k8s-check: install system-deps ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
-	$(BIN)/python -m k8scheck k8s --example-secrets
-	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-storage
+	$(BIN)/hadolint $(foreach s,$(SERVICES),$(s)/Dockerfile)
 
 format: install ## rewrite the code in the project's format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+locks: install ## write each service's requirements.lock (its image's pins) from constraints.txt
+	$(BIN)/python -m lockfiles
+
+k8s-check: install system-deps ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
+	$(BIN)/python -m k8scheck k8s --example-secrets
+	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-storage
+
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
-bench: install ## measure prediction latency (in process and over HTTP) and print the table
+bench: install ## measure prediction latency (in process, over HTTP, through the app-service) and print the tables
 	$(BIN)/python bench/predict_latency.py $(if $(DATA),--data $(DATA))
+	$(BIN)/python bench/review_latency.py
 
 clean: ## remove the virtualenv and everything the system wrote under var/
 	rm -rf $(VENV) var

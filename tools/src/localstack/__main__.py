@@ -6,8 +6,7 @@ from pathlib import Path
 
 from localstack.model_release import ensure_release
 from localstack.supervisor import Process, Supervisor
-
-MODEL_SERVICE_PORT = 8101
+from localstack.topology import VERSIONS, local_topology
 
 
 def main() -> int:
@@ -15,33 +14,37 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="train the model on this TSV instead of the public data")
     parser.add_argument("--model-version", default="v1.0.0")
     parser.add_argument("--state-dir", type=Path, default=Path("var"), help="where releases, caches and logs live")
+    parser.add_argument(
+        "--versions", default=",".join(VERSIONS), help="the arms to start, comma-separated (default: stable,canary)"
+    )
+    parser.add_argument("--port-offset", type=int, default=0, help="added to every port (default ports: 8101-8302)")
     arguments = parser.parse_args()
+    versions = tuple(version for version in VERSIONS if version in arguments.versions.split(","))
+    if not versions:
+        parser.error(f"--versions must name stable and/or canary, not {arguments.versions!r}")
 
     release = ensure_release(arguments.state_dir / "releases", arguments.model_version, arguments.data)
+    instances = local_topology(release, arguments.state_dir, versions, arguments.port_offset)
     supervisor = Supervisor()
-    model_service = f"http://127.0.0.1:{MODEL_SERVICE_PORT}"
-    supervisor.start(
-        Process(
-            name="model-service/stable",
-            command=[sys.executable, "-m", "model_service", "serve"],
-            env={
-                "APP_VERSION": "stable",
-                "PORT": str(MODEL_SERVICE_PORT),
-                "MODEL_VERSION": release.version,
-                "MODEL_SHA256": release.sha256,
-                "MODEL_URL_TEMPLATE": release.url_template,
-                "MODEL_CACHE_DIR": str(arguments.state_dir / "model-cache"),
-            },
-            ready_url=f"{model_service}/readyz",
+    for instance in instances:
+        supervisor.start(
+            Process(
+                name=instance.name,
+                command=[sys.executable, *instance.command],
+                env=instance.env,
+                ready_url=f"{instance.url}/readyz",
+            )
         )
-    )
     try:
         supervisor.wait_ready()
     except (RuntimeError, KeyboardInterrupt) as error:
         supervisor.stop_all()
         print(f"localstack: {error or 'interrupted'}", file=sys.stderr)
         return 1
-    print(f"\n  model-service is ready: open {model_service}/docs  (Ctrl-C stops)\n", flush=True)
+    frontends = {i.version: i.url for i in instances if i.service == "app-frontend"}
+    first, *others = frontends
+    also = "".join(f"; {version}: {frontends[version]}" for version in others)
+    print(f"\n  Sentiment Canary is ready: open {frontends[first]}  ({first}{also}; Ctrl-C stops)\n", flush=True)
     return supervisor.run_until_interrupted()
 
 

@@ -29,6 +29,10 @@ class Process:
 class Supervisor:
     def __init__(self) -> None:
         self._processes: list[Process] = []
+        # Ctrl-C and SIGTERM stop everything, even when started in the background,
+        # where a shell hands SIGINT over ignored.
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
 
     def start(self, process: Process) -> None:
         process.popen = subprocess.Popen(
@@ -55,7 +59,6 @@ class Supervisor:
 
     def run_until_interrupted(self) -> int:
         """Block until Ctrl-C (exit 0) or until a process dies (exit 1)."""
-        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while True:
                 self._raise_if_crashed()

@@ -1,0 +1,1 @@
+"""The page of Sentiment Canary: write a review, see the verdict, confirm or correct it."""

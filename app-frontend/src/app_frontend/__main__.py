@@ -1,0 +1,3 @@
+from app_frontend.cli import main
+
+raise SystemExit(main())

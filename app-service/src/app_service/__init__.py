@@ -1,0 +1,1 @@
+"""The REST API of Sentiment Canary: predictions through the model-service, stored reviews and feedback."""

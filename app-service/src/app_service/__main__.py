@@ -1,0 +1,3 @@
+from app_service.cli import main
+
+raise SystemExit(main())

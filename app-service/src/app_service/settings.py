@@ -1,0 +1,78 @@
+"""Every setting of the app-service, read once from the environment at start."""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True)
+
+    app_version: Literal["stable", "canary"] = Field(
+        "stable", description="The experiment arm this process belongs to; labels every metric."
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    model_service_url: HttpUrl = Field(HttpUrl("http://model-service"), description="Base URL of the model-service.")
+    model_service_connect_timeout_seconds: float = Field(0.5, gt=0, le=30)
+    model_service_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Read timeout of one call to the model-service; then the answer is a 503."
+    )
+    database_url: str = Field(
+        "sqlite:////var/lib/app-service/reviews.db",
+        description="sqlite:///relative/path or sqlite:////absolute/path; a volume per version.",
+    )
+    export_api_key: SecretStr = Field(
+        SecretStr(""), description="Key for GET /api/v1/reviews/export (header X-API-Key); empty disables the export."
+    )
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins of the frontend allowed to call the API."
+    )
+    show_confidence: bool = Field(False, description="Include the model's confidence in answers (feature flag).")
+    max_request_bytes: int = Field(
+        65_536, ge=1_024, le=10_485_760, description="Larger request bodies are refused with a 413 before parsing."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _only_sqlite(cls, url: str) -> str:
+        if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
+            raise ValueError(
+                f"only sqlite:///path is implemented (got {url.split(':', 1)[0]!r}); "
+                "a server database plugs in as another ReviewStore in app_service/store.py"
+            )
+        return url
+
+    @field_validator("export_api_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr) -> SecretStr:
+        if 0 < len(key.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (or empty to disable the export)")
+        return key
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins_are_urls(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*":
+                raise ValueError("'*' is not allowed: list the frontend's origins")
+            if not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]:
+                raise ValueError(f"{origin!r} is not an origin like https://app-frontend.example")
+        return origins
+
+    @property
+    def database_path(self) -> str:
+        """The SQLite file: sqlite:///var/x.db is relative, sqlite:////var/x.db absolute."""
+        return self.database_url.removeprefix(SQLITE_PREFIX)

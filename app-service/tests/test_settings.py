@@ -1,0 +1,74 @@
+"""A wrong setting stops the service with one clear line."""
+
+import subprocess
+import sys
+
+import pytest
+from app_service.settings import Settings
+from pydantic import ValidationError
+
+
+def test_cors_origins_are_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "http://127.0.0.1:8301, http://localhost:8301/ ,")
+
+    assert Settings().cors_allowed_origins == ["http://127.0.0.1:8301", "http://localhost:8301"]
+
+
+def test_sqlite_urls_name_relative_and_absolute_paths():
+    assert Settings(database_url="sqlite:///var/reviews.db").database_path == "var/reviews.db"
+    assert Settings(database_url="sqlite:////var/lib/app-service/reviews.db").database_path == (
+        "/var/lib/app-service/reviews.db"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"database_url": "postgresql://db/reviews"}, "only sqlite:///path is implemented"),
+        ({"database_url": "sqlite:///"}, "only sqlite:///path is implemented"),
+        ({"app_version": "beta"}, "Input should be 'stable' or 'canary'"),
+        ({"cors_allowed_origins": "*"}, "'*' is not allowed"),
+        ({"cors_allowed_origins": "frontend.local"}, "is not an origin"),
+        ({"cors_allowed_origins": "http://frontend.local/page"}, "is not an origin"),
+        ({"export_api_key": "short"}, "at least 16 characters"),
+        ({"model_service_url": "model-service"}, "URL"),
+        ({"model_service_timeout_seconds": 0}, "greater than 0"),
+        ({"port": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_invalid_settings_are_refused_with_the_reason(overrides, message):
+    with pytest.raises(ValidationError, match=message):
+        Settings(**overrides)
+
+
+def test_the_cli_reports_a_bad_setting_in_one_line_and_exits_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "app_service", "serve"],
+        env={"DATABASE_URL": "postgresql://db/reviews", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("app-service: invalid setting DATABASE_URL: Value error, only sqlite:///path is")
+    assert "app_service/store.py" in result.stderr
+
+
+def test_an_unusable_database_stops_the_service_in_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "app_service", "serve"],
+        env={"DATABASE_URL": f"sqlite:///{tmp_path}/a-file/reviews.db", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"app-service: cannot open the database {tmp_path}/a-file/reviews.db:")

@@ -1,0 +1,93 @@
+"""`make run` (the localstack tool): starts the services, prints the URL to open, stops cleanly on Ctrl-C."""
+
+import queue
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BASE_PORTS = (8101, 8201, 8301)  # the stable arm's model-service, app-service and app-frontend
+
+
+def free_port_offset() -> int:
+    """An offset that moves make run's ports onto free ones, so the test never meets a developer's make run."""
+    for _ in range(50):
+        offset = random.randrange(10_000, 50_000, 10)
+        try:
+            for port in BASE_PORTS:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        return offset
+    raise AssertionError("no free ports for make run")
+
+
+class Output:
+    """The lines a process prints, read in the background so waiting for one can time out."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for line in process.stdout:
+            self._queue.put(line)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no line matching {pattern!r} in {timeout:.0f}s; output:\n{''.join(self.lines)}")
+
+
+def test_make_run_starts_the_system_prints_the_url_to_open_and_stops_cleanly_on_ctrl_c(release, tmp_path):
+    # Given a state folder that already holds a model release, as after a first make run
+    state = tmp_path / "var"
+    shutil.copytree(release.folder, state / "releases")
+    offset = free_port_offset()
+
+    # When make run's tool starts the stable arm
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localstack", "--state-dir", str(state), "--model-version", release.version,
+         "--versions", "stable", "--port-offset", str(offset)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    output = Output(process)
+    try:
+        url = output.wait_for(r"ready: open (http://127\.0\.0\.1:\d+)", timeout=60).group(1)
+
+        # Then the printed URL is the page, wired to the app-service, which answers the page's origin
+        assert url == f"http://127.0.0.1:{8301 + offset}"
+        page = httpx.get(url)
+        assert page.status_code == 200
+        api = re.search(r'data-api-url="([^"]+)"', page.text).group(1)
+        answer = httpx.post(f"{api}/api/v1/sentiment", json={"review": "Lovely soup."}, headers={"Origin": url})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["access-control-allow-origin"] == url
+    finally:
+        # And Ctrl-C stops everything
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=20)
+    assert code == 0, "".join(output.lines)
+    for port in BASE_PORTS:
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port + offset}/healthz")
+    assert (state / "app-service-stable" / "reviews.db").exists()

@@ -1,0 +1,189 @@
+"""Real processes for the cross-service tests: a quickly trained model release and services on 127.0.0.1."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+EXPORT_KEY = "integration-export-key-0123456789"
+
+
+@dataclass(frozen=True)
+class Release:
+    folder: Path
+    version: str
+    sha256: str
+
+    @property
+    def url_template(self) -> str:
+        return f"file://{self.folder}/{{version}}/{{asset}}"
+
+
+def train(out: Path, version: str, *source: str) -> subprocess.CompletedProcess:
+    """The training CLI, made quick: two folds, and only the lexicon's most polar words."""
+    return subprocess.run(
+        [sys.executable, "-m", "model_service", "train", "--version", version, "--out", str(out), *source,
+         "--folds", "2", "--inner-folds", "2", "--jobs", "1", "--lexicon-min-valence", "2.5"],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+
+
+def train_demo_release(folder: Path, version: str = "v0.0.1-test") -> Release:
+    result = train(folder, version, "--demo")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((folder / version / "model.json").read_text())
+    return Release(folder, version, manifest["sha256"])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServiceProcess:
+    """`python -m <package> serve` as a real process on 127.0.0.1, its log kept in a file."""
+
+    def __init__(self, package: str, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+        self.package = package
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        full_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        self._log = log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", package, "serve"], env=full_env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until(self, path: str, status: int = 200, timeout: float = 30.0) -> httpx.Response:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise AssertionError(f"{self.package} exited with {self._process.returncode}:\n{self.log()}")
+            try:
+                response = httpx.get(self.url + path, timeout=2.0)
+                if response.status_code == status:
+                    return response
+                last = response.text
+            except httpx.TransportError as error:
+                last = error
+            time.sleep(0.05)
+        raise AssertionError(f"{self.package} {path} never answered {status} (last: {last!r}); log:\n{self.log()}")
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        self._process.send_signal(sig)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self._process.poll() is None:
+            self._process.send_signal(sig)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+
+
+class ProcessGroup:
+    """Service processes started together, waited for together and stopped together; logs in one folder."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self._log_dir = log_dir
+        self._processes: list[ServiceProcess] = []
+
+    def launch(self, package: str, port: int | None = None, **env: str) -> ServiceProcess:
+        """Start a service without waiting for it: starting them all at once is much quicker."""
+        log_path = self._log_dir / f"{package}-{len(self._processes)}.log"
+        process = ServiceProcess(package, env, log_path, port)
+        self._processes.append(process)
+        return process
+
+    def start(self, package: str, port: int | None = None, **env: str) -> ServiceProcess:
+        process = self.launch(package, port, **env)
+        process.wait_until("/readyz")
+        return process
+
+    def wait_ready(self) -> None:
+        for process in self._processes:
+            process.wait_until("/readyz")
+
+    def stop_all(self) -> None:
+        for process in self._processes:
+            process.stop()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One arm's chain: frontend -> app-service -> model-service, wired as the user's browser sees it."""
+
+    model: ServiceProcess
+    app: ServiceProcess
+    frontend: ServiceProcess
+
+    @property
+    def origin(self) -> str:
+        """The frontend's origin, which the app-service allows."""
+        return self.frontend.url
+
+
+def launch_stack(
+    group: ProcessGroup,
+    release: Release,
+    data_dir: Path,
+    version: str = "stable",
+    frontend_port: int | None = None,
+    cors_origins: tuple[str, ...] = (),
+) -> Stack:
+    """Launch one arm's three services (wait with group.wait_ready()); the app-service allows its frontend."""
+    frontend_port = frontend_port or free_port()
+    origins = ",".join((f"http://127.0.0.1:{frontend_port}", *cors_origins))
+    flag = "true" if version == "canary" else "false"
+    model = group.launch("model_service", **model_service_env(release, data_dir / "model-cache", version))
+    database = data_dir / f"reviews-{version}.db"
+    app = group.launch("app_service", **app_service_env(model, database, version, CORS_ALLOWED_ORIGINS=origins))
+    frontend = group.launch(
+        "app_frontend", port=frontend_port, APP_VERSION=version, APP_SERVICE_PUBLIC_URL=app.url, SHOW_CONFIDENCE=flag
+    )
+    return Stack(model, app, frontend)
+
+
+def model_service_env(release: Release, cache: Path, version: str = "stable") -> dict[str, str]:
+    return {
+        "APP_VERSION": version,
+        "MODEL_VERSION": release.version,
+        "MODEL_SHA256": release.sha256,
+        "MODEL_URL_TEMPLATE": release.url_template,
+        "MODEL_CACHE_DIR": str(cache),
+    }
+
+
+def app_service_env(model_service: ServiceProcess, database: Path, version: str = "stable", **extra: str) -> dict:
+    return {
+        "APP_VERSION": version,
+        "MODEL_SERVICE_URL": model_service.url,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "EXPORT_API_KEY": EXPORT_KEY,
+        "MODEL_SERVICE_TIMEOUT_SECONDS": "1",
+        "SHOW_CONFIDENCE": "true" if version == "canary" else "false",  # the canary's feature flag
+        **extra,
+    }
+
+
+def metric(service: ServiceProcess, sample: str) -> float:
+    """The value of one sample of a service's /metrics, e.g. 'reviews_submitted_total{version="stable"}'."""
+    text = httpx.get(f"{service.url}/metrics").text
+    match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
+    assert match, f"no {sample} in /metrics of {service.package}:\n{text}"
+    return float(match.group(1))
