@@ -1,0 +1,466 @@
+"""The Istio-to-Envoy compiler: what each supported field becomes, and what it refuses."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from localmesh.envoy import compile_mesh
+from localmesh.errors import CompileError
+from localmesh.parse import parse_mesh
+from localmesh.topology import Sidecar, TlsFiles, Topology, Workload
+
+ENVOY = Path(sys.executable).parent / "envoy"
+
+
+def service(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8000}]},
+    }
+
+
+def gateway(hosts: list[str]) -> dict:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "gw"},
+        "spec": {
+            "selector": {"istio": "gw"},
+            "servers": [
+                {
+                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                    "hosts": hosts,
+                    "tls": {"httpsRedirect": True},
+                },
+                {
+                    "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                    "hosts": hosts,
+                    "tls": {"mode": "SIMPLE", "credentialName": "cert"},
+                },
+            ],
+        },
+    }
+
+
+def destination_rule(host: str) -> dict:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": host},
+        "spec": {
+            "host": host,
+            "trafficPolicy": {
+                "connectionPool": {
+                    "tcp": {"maxConnections": 7, "connectTimeout": "1.5s"},
+                    "http": {"http1MaxPendingRequests": 9},
+                },
+                "outlierDetection": {
+                    "consecutive5xxErrors": 5,
+                    "interval": "10s",
+                    "baseEjectionTime": "1m30s",
+                    "minHealthPercent": 50,
+                },
+            },
+            "subsets": [
+                {"name": "stable", "labels": {"version": "stable"}},
+                {"name": "canary", "labels": {"version": "canary"}},
+            ],
+        },
+    }
+
+
+def virtual_service(host: str, http: list[dict], gateways: list[str] | None = None) -> dict:
+    spec = {"hosts": [host], "http": http}
+    if gateways is not None:
+        spec["gateways"] = gateways
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": host}, "spec": spec}
+
+
+def to(host: str, subset: str, **extra) -> dict:
+    return {"destination": {"host": host, "subset": subset}, **extra}
+
+
+def workloads() -> list[Workload]:
+    return [
+        Workload({"app": app, "version": version}, "127.0.0.1", port)
+        for port, (app, version) in enumerate(
+            [(app, version) for app in ("web", "api", "model") for version in ("stable", "canary")], start=9001
+        )
+    ]
+
+
+def topology(**overrides) -> Topology:
+    values = {
+        "workloads": workloads(),
+        "ingress_port": 18080,
+        "admin_port": 19901,
+        "sidecars": [
+            Sidecar({"app": "api", "version": "stable"}, "model", 18211),
+            Sidecar({"app": "api", "version": "canary"}, "model", 18212),
+        ],
+    }
+    return Topology(**(values | overrides))
+
+
+def base_manifests(web_routes: list[dict] | None = None, model_routes: list[dict] | None = None) -> list[dict]:
+    return [
+        service("web"),
+        service("api"),
+        service("model"),
+        gateway(["web.example", "api.example"]),
+        destination_rule("web"),
+        destination_rule("api"),
+        destination_rule("model"),
+        virtual_service("web.example", web_routes or [{"route": [to("web", "stable")]}], ["gw"]),
+        virtual_service("api.example", [{"route": [to("api", "stable")]}], ["gw"]),
+        virtual_service("model", model_routes or [{"route": [to("model", "stable")]}], ["mesh"]),
+    ]
+
+
+def compiled(manifests: list[dict], **topology_overrides) -> dict:
+    return compile_mesh(parse_mesh(manifests), topology(**topology_overrides))
+
+
+def listener(config: dict, name: str) -> dict:
+    (found,) = [item for item in config["static_resources"]["listeners"] if item["name"] == name]
+    return found["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def virtual_host(config: dict, listener_name: str, host: str) -> dict:
+    hosts = listener(config, listener_name)["route_config"]["virtual_hosts"]
+    (found,) = [vh for vh in hosts if vh["domains"][0] == host]
+    return found
+
+
+def cluster(config: dict, name: str) -> dict:
+    (found,) = [item for item in config["static_resources"]["clusters"] if item["name"] == name]
+    return found
+
+
+# --- matches -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("istio", "envoy"),
+    [
+        ({"uri": {"exact": "/api/v1/version"}}, {"path": "/api/v1/version"}),
+        ({"uri": {"prefix": "/api/"}}, {"prefix": "/api/"}),
+        ({"uri": {"regex": "/api/v[0-9]+/.*"}}, {"safe_regex": {"regex": "/api/v[0-9]+/.*"}}),
+        (
+            {"headers": {"x-app-version": {"exact": "canary"}}},
+            {"prefix": "/", "headers": [{"name": "x-app-version", "string_match": {"exact": "canary"}}]},
+        ),
+        (
+            {"headers": {"user-agent": {"prefix": "curl/"}}},
+            {"prefix": "/", "headers": [{"name": "user-agent", "string_match": {"prefix": "curl/"}}]},
+        ),
+        (
+            {"headers": {"cookie": {"regex": "(^|.*;\\s*)v=1(;.*)?$"}}},
+            {
+                "prefix": "/",
+                "headers": [{"name": "cookie", "string_match": {"safe_regex": {"regex": "(^|.*;\\s*)v=1(;.*)?$"}}}],
+            },
+        ),
+    ],
+)
+def test_every_supported_match_kind_keeps_its_meaning(istio, envoy):
+    routes = [{"match": [istio], "route": [to("web", "canary")]}, {"route": [to("web", "stable")]}]
+
+    config = compiled(base_manifests(web_routes=routes))
+
+    first, default = virtual_host(config, "ingress_http", "web.example")["routes"]
+    assert first["match"] == envoy
+    assert first["route"]["cluster"] == "outbound|80|canary|web"
+    assert default["match"] == {"prefix": "/"}
+
+
+def test_several_match_entries_become_one_route_each_in_order():
+    routes = [
+        {
+            "name": "either",
+            "match": [{"uri": {"prefix": "/a"}}, {"uri": {"prefix": "/b"}}],
+            "route": [to("web", "canary")],
+        },
+        {"route": [to("web", "stable")]},
+    ]
+
+    config = compiled(base_manifests(web_routes=routes))
+
+    matches = [r["match"] for r in virtual_host(config, "ingress_http", "web.example")["routes"]]
+    assert matches == [{"prefix": "/a"}, {"prefix": "/b"}, {"prefix": "/"}]
+
+
+def test_weighted_destinations_keep_their_own_response_headers():
+    def cookie(version):
+        return {"response": {"add": {"set-cookie": f"v={version}"}}}
+
+    routes = [
+        {
+            "route": [
+                to("web", "stable", weight=75, headers=cookie("stable")),
+                to("web", "canary", weight=25, headers=cookie("canary")),
+            ]
+        }
+    ]
+
+    config = compiled(base_manifests(web_routes=routes))
+
+    (route,) = virtual_host(config, "ingress_http", "web.example")["routes"]
+    weighted = route["route"]["weighted_clusters"]["clusters"]
+    assert [(c["name"], c["weight"]) for c in weighted] == [
+        ("outbound|80|stable|web", 75),
+        ("outbound|80|canary|web", 25),
+    ]
+    assert weighted[1]["response_headers_to_add"] == [
+        {"header": {"key": "set-cookie", "value": "v=canary"}, "append_action": "APPEND_IF_EXISTS_OR_ADD"}
+    ]
+
+
+def test_route_header_operations_set_add_and_remove():
+    headers = {"request": {"set": {"x-a": "1"}, "remove": ["x-b"]}, "response": {"add": {"x-c": "2"}}}
+    routes = [{"route": [to("web", "stable")], "headers": headers}]
+
+    config = compiled(base_manifests(web_routes=routes))
+
+    (route,) = virtual_host(config, "ingress_http", "web.example")["routes"]
+    assert route["request_headers_to_add"] == [
+        {"header": {"key": "x-a", "value": "1"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+    ]
+    assert route["request_headers_to_remove"] == ["x-b"]
+    assert route["response_headers_to_add"][0]["header"] == {"key": "x-c", "value": "2"}
+
+
+# --- sourceLabels: the sidecar's view ------------------------------------------
+
+
+def test_source_labels_are_evaluated_for_each_calling_workload():
+    routes = [
+        {"match": [{"sourceLabels": {"app": "api", "version": "canary"}}], "route": [to("model", "canary")]},
+        {"route": [to("model", "stable")]},
+    ]
+
+    config = compiled(base_manifests(model_routes=routes))
+
+    canary_routes = listener(config, "outbound_model_from_api_canary")["route_config"]["virtual_hosts"][0]["routes"]
+    stable_routes = listener(config, "outbound_model_from_api_stable")["route_config"]["virtual_hosts"][0]["routes"]
+    assert [r["route"]["cluster"] for r in canary_routes] == ["outbound|80|canary|model", "outbound|80|stable|model"]
+    assert canary_routes[0]["match"] == {"prefix": "/"}
+    assert [r["route"]["cluster"] for r in stable_routes] == ["outbound|80|stable|model"]
+
+
+def test_a_mesh_host_without_virtual_service_balances_over_all_its_workloads():
+    manifests = [
+        m for m in base_manifests() if not (m["kind"] == "VirtualService" and m["metadata"]["name"] == "model")
+    ]
+
+    config = compiled(manifests)
+
+    assert cluster(config, "outbound|80||model")["load_assignment"]["endpoints"][0]["lb_endpoints"].__len__() == 2
+
+
+# --- gateway, TLS and the rate limit -------------------------------------------
+
+
+def test_virtual_hosts_answer_the_cluster_host_and_its_localhost_twin_on_any_port():
+    config = compiled(base_manifests())
+
+    assert virtual_host(config, "ingress_http", "api.example")["domains"] == [
+        "api.example",
+        "api.example:*",
+        "api.localhost",
+        "api.localhost:*",
+    ]
+
+
+def test_with_a_certificate_https_serves_the_routes_and_http_redirects(tmp_path):
+    tls = TlsFiles(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    config = compiled(base_manifests(), tls=tls, tls_port=18443)
+
+    https_hosts = listener(config, "ingress_https")["route_config"]["virtual_hosts"]
+    assert {vh["name"] for vh in https_hosts} == {"web.example:443", "api.example:443"}
+    redirect = virtual_host(config, "ingress_http", "web.example")["routes"][0]
+    assert redirect["redirect"] == {"https_redirect": True, "port_redirect": 18443}
+
+
+LOCAL_RATE_LIMIT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+
+
+def rate_limit_filter(domain: str = "api.example", selector: str = "gw") -> dict:
+    bucket = {"max_tokens": 2, "tokens_per_fill": 1, "fill_interval": "1s"}
+    return {
+        "apiVersion": "networking.istio.io/v1alpha3",
+        "kind": "EnvoyFilter",
+        "metadata": {"name": "limit"},
+        "spec": {
+            "workloadSelector": {"labels": {"istio": selector}},
+            "configPatches": [
+                {
+                    "applyTo": "HTTP_FILTER",
+                    "match": {
+                        "context": "GATEWAY",
+                        "listener": {
+                            "filterChain": {
+                                "filter": {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "subFilter": {"name": "envoy.filters.http.router"},
+                                }
+                            }
+                        },
+                    },
+                    "patch": {
+                        "operation": "INSERT_BEFORE",
+                        "value": {
+                            "name": "envoy.filters.http.local_ratelimit",
+                            "typed_config": {"@type": LOCAL_RATE_LIMIT_TYPE, "stat_prefix": "all"},
+                        },
+                    },
+                },
+                {
+                    "applyTo": "VIRTUAL_HOST",
+                    "match": {"context": "GATEWAY", "routeConfiguration": {"vhost": {"domainName": domain}}},
+                    "patch": {
+                        "operation": "MERGE",
+                        "value": {
+                            "typed_per_filter_config": {
+                                "envoy.filters.http.local_ratelimit": {
+                                    "@type": LOCAL_RATE_LIMIT_TYPE,
+                                    "stat_prefix": "api",
+                                    "token_bucket": bucket,
+                                }
+                            }
+                        },
+                    },
+                },
+            ],
+        },
+    }
+
+
+def test_the_rate_limit_applies_to_the_named_virtual_host_only():
+    config = compiled([*base_manifests(), rate_limit_filter()])
+
+    assert "typed_per_filter_config" in virtual_host(config, "ingress_http", "api.example")
+    assert "typed_per_filter_config" not in virtual_host(config, "ingress_http", "web.example")
+    filters = [f["name"] for f in listener(config, "ingress_http")["http_filters"]]
+    assert filters == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+
+
+def test_destination_rule_policies_become_circuit_breakers_and_outlier_detection():
+    config = compiled(base_manifests())
+
+    web = cluster(config, "outbound|80|stable|web")
+    assert web["connect_timeout"] == "1.5s"
+    assert web["circuit_breakers"]["thresholds"][0] | {} == {
+        "max_connections": 7,
+        "max_pending_requests": 9,
+        "max_requests": 4294967295,
+        "max_retries": 4294967295,
+    }
+    assert web["outlier_detection"]["consecutive_5xx"] == 5
+    assert web["outlier_detection"]["base_ejection_time"] == "90s"
+    assert web["common_lb_config"] == {"healthy_panic_threshold": {"value": 50.0}}
+
+
+# --- refusals ------------------------------------------------------------------
+
+
+def with_route_change(change) -> list[dict]:
+    manifests = base_manifests()
+    web = next(m for m in manifests if m["kind"] == "VirtualService" and m["metadata"]["name"] == "web.example")
+    change(web["spec"]["http"][0])
+    return manifests
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(mirror={"host": "web"}), "VirtualService/web.example: spec.http[0].mirror: not supported"),
+        (lambda r: r.update(fault={"abort": {}}), "spec.http[0].fault: not supported"),
+        (
+            lambda r: r.update(match=[{"uri": {"exact": "/a", "prefix": "/"}}]),
+            "spec.http[0].match[0].uri: needs exactly one",
+        ),
+        (lambda r: r.update(match=[{"uri": {"suffix": "/a"}}]), "spec.http[0].match[0].uri: needs exactly one"),
+        (lambda r: r.update(match=[{"queryParams": {"a": {"exact": "1"}}}]), "match[0].queryParams: not supported"),
+        (lambda r: r.update(match=[{"headers": {"X-App": {"exact": "1"}}}]), "must be lowercase"),
+        (lambda r: r.update(match=[{"headers": {"cookie": {"regex": "(unclosed"}}}]), "not a valid regular expression"),
+        (
+            lambda r: r["route"][0]["destination"].update(subset="beta"),
+            "subset beta of web is defined by no DestinationRule",
+        ),
+        (lambda r: r["route"][0]["destination"].update(host="ghost"), "destination host ghost is no Service"),
+        (lambda r: r["route"][0]["destination"].update(port={"number": 8080}), "web has no port 8080"),
+        (
+            lambda r: r.update(route=[to("web", "stable", weight=90), to("web", "canary", weight=20)]),
+            "sum to 100, found [90, 20]",
+        ),
+        (lambda r: r.update(timeout="soon"), "spec.http[0].timeout: 'soon' is not a duration"),
+    ],
+)
+def test_unsupported_or_wrong_fields_are_refused_with_resource_and_field(change, message):
+    with pytest.raises(CompileError) as raised:
+        compiled(with_route_change(change))
+
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (
+            {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar", "metadata": {"name": "s"}},
+            "kind Sidecar is not supported",
+        ),
+        (rate_limit_filter(domain="nowhere.example"), "no virtual host ['nowhere.example'] on the gateway"),
+        (rate_limit_filter(selector="other"), "selects {'istio': 'other'}, not the gateway"),
+    ],
+)
+def test_unsupported_resources_are_refused(manifest, message):
+    with pytest.raises(CompileError) as raised:
+        compiled([*base_manifests(), manifest])
+
+    assert message in str(raised.value)
+
+
+def test_a_subset_with_no_local_workload_is_refused():
+    with pytest.raises(CompileError, match=r"no local workload has the labels \{'app': 'web', 'version': 'canary'\}"):
+        compiled(
+            base_manifests(web_routes=[{"route": [to("web", "canary")]}]),
+            workloads=[w for w in workloads() if w.labels != {"app": "web", "version": "canary"}],
+        )
+
+
+def test_non_emulated_security_resources_are_skipped_by_kind():
+    peer = {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "m"},
+        "spec": {"mtls": {"mode": "STRICT"}},
+    }
+
+    assert compiled([*base_manifests(), peer]) == compiled(base_manifests())
+
+
+# --- Envoy accepts what we write --------------------------------------------------
+
+
+def validate_with_envoy(config: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    path = tmp_path / "envoy.yaml"
+    path.write_text(yaml.safe_dump(copy.deepcopy(config)))
+    return subprocess.run(
+        [str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_envoy_validates_the_compiled_configuration_with_tls(tmp_path, self_signed_certificate):
+    config = compiled([*base_manifests(), rate_limit_filter()], tls=self_signed_certificate, tls_port=18443)
+
+    result = validate_with_envoy(config, tmp_path)
+
+    assert result.returncode == 0, result.stderr[-2000:]

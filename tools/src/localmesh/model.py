@@ -1,0 +1,142 @@
+"""The Istio resources the compiler understands, as plain data."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+MatchKind = Literal["exact", "prefix", "regex"]
+
+
+@dataclass(frozen=True)
+class StringMatch:
+    kind: MatchKind
+    value: str
+
+
+@dataclass(frozen=True)
+class RequestMatch:
+    """One entry of `match:`; its conditions all have to hold."""
+
+    uri: StringMatch | None = None
+    headers: dict[str, StringMatch] = field(default_factory=dict)
+    source_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HeaderOperations:
+    set: dict[str, str] = field(default_factory=dict)
+    add: dict[str, str] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HeaderPolicy:
+    request: HeaderOperations = field(default_factory=HeaderOperations)
+    response: HeaderOperations = field(default_factory=HeaderOperations)
+
+
+@dataclass(frozen=True)
+class Destination:
+    host: str
+    subset: str | None
+    port: int | None
+    weight: int | None
+    headers: HeaderPolicy
+
+
+@dataclass(frozen=True)
+class Retries:
+    attempts: int
+    per_try_timeout_seconds: float | None
+    retry_on: str | None
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    name: str | None
+    matches: list[RequestMatch]
+    destinations: list[Destination]
+    headers: HeaderPolicy
+    timeout_seconds: float | None
+    retries: Retries | None
+
+
+@dataclass(frozen=True)
+class VirtualService:
+    name: str
+    hosts: list[str]
+    gateways: list[str]
+    routes: list[HttpRoute]
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    protocol: Literal["HTTP", "HTTPS"]
+    hosts: list[str]
+    https_redirect: bool
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    selector: dict[str, str]
+    servers: list[Server]
+
+
+@dataclass(frozen=True)
+class ConnectionPool:
+    max_connections: int | None = None
+    connect_timeout_seconds: float | None = None
+    tcp_idle_timeout_seconds: float | None = None
+    max_pending_requests: int | None = None
+    max_requests: int | None = None
+    max_requests_per_connection: int | None = None
+    max_retries: int | None = None
+    http_idle_timeout_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class OutlierDetection:
+    consecutive_5xx: int | None = None
+    consecutive_gateway_errors: int | None = None
+    interval_seconds: float | None = None
+    base_ejection_seconds: float | None = None
+    max_ejection_percent: int | None = None
+    min_health_percent: int | None = None
+
+
+@dataclass(frozen=True)
+class DestinationRule:
+    name: str
+    host: str
+    connection_pool: ConnectionPool
+    outlier_detection: OutlierDetection | None
+    subsets: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class LocalRateLimit:
+    """The two halves of the rate-limit EnvoyFilter: the filter, and where it applies."""
+
+    name: str
+    workload_labels: dict[str, str]
+    http_filter: dict
+    vhost_domains: list[str]
+    vhost_names: list[str]
+    per_vhost_config: dict
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    selector: dict[str, str]
+    ports: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Mesh:
+    gateways: list[Gateway]
+    virtual_services: list[VirtualService]
+    destination_rules: dict[str, DestinationRule]
+    rate_limits: list[LocalRateLimit]
+    services: dict[str, Service]
