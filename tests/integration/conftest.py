@@ -4,13 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.services import ProcessGroup, Release, Stack, free_port, launch_stack, train_demo_release
-
-
-@pytest.fixture(scope="session")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    """A real release, trained on the demo corpus by the CLI in a few seconds."""
-    return train_demo_release(tmp_path_factory.mktemp("releases"))
+from support.services import ProcessGroup, Release, Stack, free_port, launch_stack
 
 
 @pytest.fixture

@@ -13,10 +13,18 @@ import time
 
 import httpx
 import pytest
+from localstack.topology import Ports
 
 pytestmark = pytest.mark.slow
 
-BASE_PORTS = (8101, 8201, 8301)  # the stable arm's model-service, app-service and app-frontend
+DEFAULT_PORTS = Ports.default()
+ALL_PORTS = (
+    *DEFAULT_PORTS.services.values(),
+    *DEFAULT_PORTS.sidecars.values(),
+    DEFAULT_PORTS.ingress,
+    DEFAULT_PORTS.ingress_tls,
+    DEFAULT_PORTS.envoy_admin,
+)
 
 
 def free_port_offset() -> int:
@@ -24,7 +32,7 @@ def free_port_offset() -> int:
     for _ in range(50):
         offset = random.randrange(10_000, 50_000, 10)
         try:
-            for port in BASE_PORTS:
+            for port in ALL_PORTS:
                 with socket.socket() as probe:
                     probe.bind(("127.0.0.1", port + offset))
         except OSError:
@@ -64,30 +72,40 @@ def test_make_run_starts_the_system_prints_the_url_to_open_and_stops_cleanly_on_
     shutil.copytree(release.folder, state / "releases")
     offset = free_port_offset()
 
-    # When make run's tool starts the stable arm
+    # When make run's tool starts the system
     process = subprocess.Popen(
         [sys.executable, "-m", "localstack", "--state-dir", str(state), "--model-version", release.version,
-         "--versions", "stable", "--port-offset", str(offset)],
+         "--port-offset", str(offset)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output = Output(process)
+    ingress = f"http://127.0.0.1:{DEFAULT_PORTS.ingress + offset}"
     try:
-        url = output.wait_for(r"ready: open (http://127\.0\.0\.1:\d+)", timeout=60).group(1)
+        url = output.wait_for(r"ready: open (http://app-frontend\.localhost:\d+)/", timeout=90).group(1)
 
-        # Then the printed URL is the page, wired to the app-service, which answers the page's origin
-        assert url == f"http://127.0.0.1:{8301 + offset}"
-        page = httpx.get(url)
+        # Then the printed URL is the page behind Envoy (browsers resolve *.localhost themselves),
+        # which sets the version cookie and is wired to the API on the same Envoy, which answers the page's origin
+        assert url == f"http://app-frontend.localhost:{DEFAULT_PORTS.ingress + offset}"
+        page = httpx.get(ingress, headers={"Host": url.removeprefix("http://")})
         assert page.status_code == 200
+        assert page.headers["set-cookie"].startswith("app-version=")
         api = re.search(r'data-api-url="([^"]+)"', page.text).group(1)
-        answer = httpx.post(f"{api}/api/v1/sentiment", json={"review": "Lovely soup."}, headers={"Origin": url})
+        assert api == f"http://app-service.localhost:{DEFAULT_PORTS.ingress + offset}"
+        answer = httpx.post(
+            f"{ingress}/api/v1/sentiment",
+            json={"review": "Lovely soup."},
+            headers={"Host": api.removeprefix("http://"), "Origin": url, "X-App-Version": "canary"},
+        )
         assert answer.status_code == 200, answer.text
         assert answer.headers["access-control-allow-origin"] == url
+        assert answer.json()["versions"]["model_service"] == "canary"
     finally:
         # And Ctrl-C stops everything
         process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=20)
+        code = process.wait(timeout=30)
     assert code == 0, "".join(output.lines)
-    for port in BASE_PORTS:
+    for port in ALL_PORTS:
         with pytest.raises(httpx.ConnectError):
-            httpx.get(f"http://127.0.0.1:{port + offset}/healthz")
-    assert (state / "app-service-stable" / "reviews.db").exists()
+            httpx.get(f"http://127.0.0.1:{port + offset}/")
+    assert (state / "app-service-canary" / "reviews.db").exists()
+    assert (state / "envoy" / "envoy.yaml").exists()

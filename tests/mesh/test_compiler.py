@@ -464,3 +464,27 @@ def test_envoy_validates_the_compiled_configuration_with_tls(tmp_path, self_sign
     result = validate_with_envoy(config, tmp_path)
 
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_cors_policy_allows_the_origin_and_its_local_twin_and_runs_before_the_rate_limit():
+    cors = {
+        "allowOrigins": [{"exact": "https://web.example"}],
+        "allowMethods": ["GET", "POST"],
+        "allowHeaders": ["x-app-version"],
+        "maxAge": "10m",
+    }
+    manifests = base_manifests()
+    api = next(m for m in manifests if m["metadata"]["name"] == "api.example")
+    api["spec"]["http"][0]["corsPolicy"] = cors
+
+    config = compiled([*manifests, rate_limit_filter()])
+
+    (route,) = virtual_host(config, "ingress_http", "api.example")["routes"]
+    policy = route["typed_per_filter_config"]["envoy.filters.http.cors"]
+    assert policy["allow_origin_string_match"] == [
+        {"exact": "https://web.example"},
+        {"exact": "http://web.localhost:18080"},
+    ]
+    assert (policy["allow_methods"], policy["allow_headers"], policy["max_age"]) == ("GET,POST", "x-app-version", "600")
+    filters = [f["name"] for f in listener(config, "ingress_http")["http_filters"]]
+    assert filters == ["envoy.filters.http.cors", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]

@@ -12,19 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from localstack.model_release import LocalRelease as Release
 
 EXPORT_KEY = "integration-export-key-0123456789"
-
-
-@dataclass(frozen=True)
-class Release:
-    folder: Path
-    version: str
-    sha256: str
-
-    @property
-    def url_template(self) -> str:
-        return f"file://{self.folder}/{{version}}/{{asset}}"
 
 
 def train(out: Path, version: str, *source: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from localmesh.envoy import compile_mesh
+from localmesh.envoy import compile_mesh, to_yaml
 from localmesh.errors import CompileError
 from localmesh.parse import parse_mesh
 from localmesh.topology import Topology
@@ -28,16 +28,6 @@ def main() -> int:
         return 1
     sys.stdout.write(to_yaml(config))
     return 0
-
-
-def to_yaml(config: dict) -> str:
-    """Envoy's config as YAML a person can read: no anchors or aliases for shared parts."""
-
-    class _Dumper(yaml.SafeDumper):
-        def ignore_aliases(self, data: object) -> bool:
-            return True
-
-    return yaml.dump(config, Dumper=_Dumper, sort_keys=False)
 
 
 def load_documents(text: str) -> list[dict]:

@@ -19,8 +19,11 @@ The translation follows what Istio programs into Envoy (docs/local-mesh.md):
 
 from dataclasses import dataclass
 
+import yaml
+
 from localmesh.errors import CompileError
 from localmesh.model import (
+    CorsPolicy,
     Destination,
     DestinationRule,
     Gateway,
@@ -41,6 +44,11 @@ _ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
 }
+_CORS_FILTER = "envoy.filters.http.cors"
+_CORS = {
+    "name": _CORS_FILTER,
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"},
+}
 _HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 # What Istio sets when a DestinationRule is silent.
 _ISTIO_UNLIMITED = 4294967295
@@ -58,6 +66,16 @@ _ISTIO_DEFAULT_RETRY_POLICY = {
     ],
     "host_selection_retry_max_attempts": 5,
 }
+
+
+def to_yaml(config: dict) -> str:
+    """Envoy's config as YAML a person can read: no anchors or aliases for shared parts."""
+
+    class _Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: object) -> bool:
+            return True
+
+    return yaml.dump(config, Dumper=_Dumper, sort_keys=False)
 
 
 def compile_mesh(mesh: Mesh, topology: Topology) -> dict:
@@ -94,14 +112,14 @@ def _ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, cluster
         for host in vs.hosts:
             if host not in served_hosts:
                 raise CompileError(f"VirtualService/{vs.name}", f"spec.hosts: {host} is on no server of {gateway.name}")
-            routes = _routes(vs, gateway.selector, clusters)
+            routes = _routes(vs, gateway.selector, clusters, _LocalOrigins(served_hosts, topology))
             virtual_hosts.append(
                 {"name": f"{host}:{routed_port.get(host, 80)}", "domains": _domains(host, topology), "routes": routes}
             )
     rate_limit = _rate_limit_for(mesh, gateway)
     if rate_limit is not None:
         _apply_rate_limit(rate_limit, virtual_hosts)
-    http_filters = [*([rate_limit.http_filter] if rate_limit else []), _ROUTER]
+    http_filters = _http_filters(virtual_hosts, rate_limit)
     if topology.tls is None:
         return [_http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters)]
     redirect_hosts = {host for server in gateway.servers if server.https_redirect for host in server.hosts}
@@ -180,7 +198,7 @@ def _sidecar_listener(mesh: Mesh, sidecar: Sidecar, topology: Topology, clusters
     if len(services) > 1:
         raise CompileError("VirtualService", f"several mesh VirtualServices for host {sidecar.host}")
     if services:
-        routes = _routes(services[0], sidecar.caller_labels, clusters)
+        routes = _routes(services[0], sidecar.caller_labels, clusters, _LocalOrigins(set(), topology))
     else:
         destination = Destination(host=sidecar.host, subset=None, port=None, weight=None, headers=HeaderPolicy())
         routes = [_route({"prefix": "/"}, {**_route_defaults(), "cluster": clusters.name_for(destination, "topology")})]
@@ -188,13 +206,21 @@ def _sidecar_listener(mesh: Mesh, sidecar: Sidecar, topology: Topology, clusters
     name = f"outbound_{_short(sidecar.host)}_from_{caller}"
     # Locally the caller addresses its sidecar port directly, so any Host header is this host.
     virtual_hosts = [{"name": _short(sidecar.host), "domains": ["*"], "routes": routes}]
-    return _http_listener(name, topology, sidecar.port, virtual_hosts, [_ROUTER])
+    return _http_listener(name, topology, sidecar.port, virtual_hosts, _http_filters(virtual_hosts, None))
+
+
+def _http_filters(virtual_hosts: list[dict], rate_limit: LocalRateLimit | None) -> list[dict]:
+    """CORS first, so that even the rate limit's 429 carries its headers; the router last."""
+    has_cors = any(_CORS_FILTER in r.get("typed_per_filter_config", {}) for vh in virtual_hosts for r in vh["routes"])
+    return [*([_CORS] if has_cors else []), *([rate_limit.http_filter] if rate_limit else []), _ROUTER]
 
 
 # --- routes -----------------------------------------------------------------
 
 
-def _routes(vs: VirtualService, caller_labels: dict[str, str], clusters: "_Clusters") -> list[dict]:
+def _routes(
+    vs: VirtualService, caller_labels: dict[str, str], clusters: "_Clusters", origins: "_LocalOrigins"
+) -> list[dict]:
     routes = []
     for index, route in enumerate(vs.routes):
         where = f"VirtualService/{vs.name}: spec.http[{index}]"
@@ -205,11 +231,51 @@ def _routes(vs: VirtualService, caller_labels: dict[str, str], clusters: "_Clust
             if route.name:
                 envoy_route["name"] = route.name
             _add_headers(envoy_route, route.headers)
+            if route.cors is not None:
+                envoy_route["typed_per_filter_config"] = {_CORS_FILTER: _cors_policy(route.cors, origins)}
             if len(route.destinations) == 1:
                 # A lone destination's header operations apply to the whole route.
                 _add_headers(envoy_route, route.destinations[0].headers)
             routes.append(envoy_route)
     return routes
+
+
+@dataclass(frozen=True)
+class _LocalOrigins:
+    """An allowed origin on a gateway host also allows that host's local twin."""
+
+    gateway_hosts: set[str]
+    topology: Topology
+
+    def of(self, origin: StringMatch) -> list[StringMatch]:
+        if origin.kind != "exact":
+            return [origin]
+        host = origin.value.partition("://")[2].partition(":")[0]
+        if host not in self.gateway_hosts:
+            return [origin]
+        twin = f"{host.split('.')[0]}.{self.topology.local_domain}"
+        twins = [f"http://{twin}:{self.topology.ingress_port}"]
+        if self.topology.tls is not None:
+            twins.append(f"https://{twin}:{self.topology.tls_port}")
+        return [origin, *(StringMatch("exact", value) for value in twins)]
+
+
+def _cors_policy(cors: CorsPolicy, origins: _LocalOrigins) -> dict:
+    policy = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy",
+        "allow_origin_string_match": [_string_match(m) for origin in cors.allow_origins for m in origins.of(origin)],
+        "allow_credentials": cors.allow_credentials,
+    }
+    for field, values in (
+        ("allow_methods", cors.allow_methods),
+        ("allow_headers", cors.allow_headers),
+        ("expose_headers", cors.expose_headers),
+    ):
+        if values:
+            policy[field] = ",".join(values)
+    if cors.max_age_seconds is not None:
+        policy["max_age"] = str(int(cors.max_age_seconds))
+    return policy
 
 
 def _applies_to(match: RequestMatch, caller_labels: dict[str, str]) -> bool:

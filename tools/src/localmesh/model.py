@@ -51,6 +51,16 @@ class Retries:
 
 
 @dataclass(frozen=True)
+class CorsPolicy:
+    allow_origins: list[StringMatch]
+    allow_methods: list[str]
+    allow_headers: list[str]
+    expose_headers: list[str]
+    max_age_seconds: float | None
+    allow_credentials: bool
+
+
+@dataclass(frozen=True)
 class HttpRoute:
     name: str | None
     matches: list[RequestMatch]
@@ -58,6 +68,7 @@ class HttpRoute:
     headers: HeaderPolicy
     timeout_seconds: float | None
     retries: Retries | None
+    cors: CorsPolicy | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import re
 from localmesh.errors import CompileError
 from localmesh.model import (
     ConnectionPool,
+    CorsPolicy,
     Destination,
     DestinationRule,
     Gateway,
@@ -129,6 +130,7 @@ def _http_route(route: Fields) -> HttpRoute:
     headers = _header_policy(route.nested("headers"))
     timeout = route.take_str("timeout")
     retries = _retries(route.nested("retries"))
+    cors = _cors_policy(route.nested("corsPolicy"))
     route.done()
     weights = [d.weight for d in destinations]
     if len(destinations) > 1 and (None in weights or sum(weights) != 100):
@@ -140,7 +142,24 @@ def _http_route(route: Fields) -> HttpRoute:
         headers=headers,
         timeout_seconds=None if timeout is None else parse_duration(timeout, route, "timeout"),
         retries=retries,
+        cors=cors,
     )
+
+
+def _cors_policy(fields: Fields | None) -> CorsPolicy | None:
+    if fields is None:
+        return None
+    origins = [_string_match(origin) for origin in fields.items("allowOrigins", required=True)]
+    policy = CorsPolicy(
+        allow_origins=origins,
+        allow_methods=fields.strings("allowMethods"),
+        allow_headers=fields.strings("allowHeaders"),
+        expose_headers=fields.strings("exposeHeaders"),
+        max_age_seconds=_optional_duration(fields, "maxAge"),
+        allow_credentials=bool(fields.take("allowCredentials", False)),
+    )
+    fields.done()
+    return policy
 
 
 def _request_match(match: Fields) -> RequestMatch:

@@ -1,51 +1,49 @@
-"""`make run`: train a model release if needed, start the services, print where to look."""
+"""`make run`: train a model release if needed, start the whole system, print where to look.
+
+Both versions of the three services start on 127.0.0.1, behind Envoy
+configured from the Istio manifests in k8s/ (docs/local-mesh.md).
+"""
 
 import argparse
 import sys
 from pathlib import Path
 
+from localstack.mesh import MeshError
 from localstack.model_release import ensure_release
-from localstack.supervisor import Process, Supervisor
-from localstack.topology import VERSIONS, local_topology
+from localstack.stack import LocalStack
+from localstack.topology import Ports
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="localstack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="localstack", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="train the model on this TSV instead of the public data")
     parser.add_argument("--model-version", default="v1.0.0")
     parser.add_argument("--state-dir", type=Path, default=Path("var"), help="where releases, caches and logs live")
-    parser.add_argument(
-        "--versions", default=",".join(VERSIONS), help="the arms to start, comma-separated (default: stable,canary)"
-    )
-    parser.add_argument("--port-offset", type=int, default=0, help="added to every port (default ports: 8101-8302)")
+    parser.add_argument("--k8s-dir", type=Path, default=Path("k8s"), help="the manifests Envoy is compiled from")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
+    parser.add_argument("--port-offset", type=int, default=0, help="added to every port (default ports: 8080-9901)")
     arguments = parser.parse_args()
-    versions = tuple(version for version in VERSIONS if version in arguments.versions.split(","))
-    if not versions:
-        parser.error(f"--versions must name stable and/or canary, not {arguments.versions!r}")
 
     release = ensure_release(arguments.state_dir / "releases", arguments.model_version, arguments.data)
-    instances = local_topology(release, arguments.state_dir, versions, arguments.port_offset)
-    supervisor = Supervisor()
-    for instance in instances:
-        supervisor.start(
-            Process(
-                name=instance.name,
-                command=[sys.executable, *instance.command],
-                env=instance.env,
-                ready_url=f"{instance.url}/readyz",
-            )
-        )
+    stack = LocalStack(
+        release,
+        arguments.state_dir,
+        k8s_dir=arguments.k8s_dir,
+        ports=Ports.default().shifted(arguments.port_offset),
+        tls=arguments.tls,
+    )
+    stack.supervisor.handle_interrupts()
     try:
-        supervisor.wait_ready()
-    except (RuntimeError, KeyboardInterrupt) as error:
-        supervisor.stop_all()
+        stack.start()
+    except (MeshError, RuntimeError, KeyboardInterrupt) as error:
         print(f"localstack: {error or 'interrupted'}", file=sys.stderr)
         return 1
-    frontends = {i.version: i.url for i in instances if i.service == "app-frontend"}
-    first, *others = frontends
-    also = "".join(f"; {version}: {frontends[version]}" for version in others)
-    print(f"\n  Sentiment Canary is ready: open {frontends[first]}  ({first}{also}; Ctrl-C stops)\n", flush=True)
-    return supervisor.run_until_interrupted()
+    print(
+        f"\n  Sentiment Canary is ready: open {stack.frontend_url}/\n"
+        f"  (API {stack.api_url}, Envoy admin {stack.admin_url}; Ctrl-C stops)\n",
+        flush=True,
+    )
+    return stack.supervisor.run_until_interrupted()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""Starts processes, prefixes their output, and stops them all together.
+"""Starts processes, keeps their output, and stops them all together.
 
-A crashed process is reported and brings the rest down, rather than leaving a
+Output is relayed to the terminal with each line prefixed by the process's
+name (`make run`), or kept in one log file per process (tests). A crashed
+process is reported and brings the rest down, rather than leaving a
 half-working system behind; Ctrl-C stops everything cleanly.
 """
 
@@ -11,6 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -27,27 +30,55 @@ class Process:
 
 
 class Supervisor:
-    def __init__(self) -> None:
-        self._processes: list[Process] = []
-        # Ctrl-C and SIGTERM stop everything, even when started in the background,
-        # where a shell hands SIGINT over ignored.
+    def __init__(self, log_dir: Path | None = None) -> None:
+        """log_dir: keep each process's output in <log_dir>/<name>.log instead of relaying it."""
+        self._processes: dict[str, Process] = {}
+        self._log_dir = log_dir
+        self._handles_interrupts = False
+
+    def handle_interrupts(self) -> None:
+        """Ctrl-C and SIGTERM stop everything, even when started in the background,
+        where a shell hands SIGINT over ignored. For `make run`, not for tests."""
         signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
+        self._handles_interrupts = True
 
     def start(self, process: Process) -> None:
+        if self._log_dir is None:
+            output = subprocess.PIPE
+        else:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
+            output = self.log_path(process.name).open("ab")
         process.popen = subprocess.Popen(
             process.command,
             env={**os.environ, **process.env},
-            stdout=subprocess.PIPE,
+            stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._processes.append(process)
-        threading.Thread(target=self._relay_output, args=(process,), daemon=True).start()
+        self._processes[process.name] = process
+        if self._log_dir is None:
+            threading.Thread(target=self._relay_output, args=(process,), daemon=True).start()
+        else:
+            output.close()
 
-    def wait_ready(self, timeout_seconds: float = 60.0) -> None:
+    def log_path(self, name: str) -> Path:
+        assert self._log_dir is not None
+        return self._log_dir / f"{name.replace('/', '-')}.log"
+
+    def process(self, name: str) -> Process:
+        return self._processes[name]
+
+    def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Stop one process (SIGKILL: crash it); `start(supervisor.process(name))` brings it back."""
+        popen = self._processes[name].popen
+        if popen is not None and popen.poll() is None:
+            popen.send_signal(sig)
+            _wait_or_kill(popen, STOP_TIMEOUT_SECONDS)
+
+    def wait_ready(self, timeout_seconds: float = 60.0, names: list[str] | None = None) -> None:
         deadline = time.monotonic() + timeout_seconds
-        pending = list(self._processes)
+        pending = [self._processes[name] for name in names] if names else list(self._processes.values())
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 self._raise_if_crashed()
@@ -73,23 +104,18 @@ class Supervisor:
             self.stop_all()
 
     def stop_all(self) -> None:
-        # A second Ctrl-C while stopping must not leave processes behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for process in self._processes:
-            if process.popen and process.popen.poll() is None:
-                process.popen.terminate()
+        if self._handles_interrupts:
+            # A second Ctrl-C while stopping must not leave processes behind.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        running = [p.popen for p in self._processes.values() if p.popen and p.popen.poll() is None]
+        for popen in running:
+            popen.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for process in self._processes:
-            if process.popen is None:
-                continue
-            try:
-                process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait()
+        for popen in running:
+            _wait_or_kill(popen, max(0.1, deadline - time.monotonic()))
 
     def _raise_if_crashed(self) -> None:
-        for process in self._processes:
+        for process in self._processes.values():
             if process.popen and process.popen.poll() is not None:
                 raise RuntimeError(f"{process.name} exited with code {process.popen.returncode}")
 
@@ -100,6 +126,14 @@ class Supervisor:
         for line in process.popen.stdout:
             sys.stdout.write(f"{process.name:>22} | {line.decode(errors='replace')}")
             sys.stdout.flush()
+
+
+def _wait_or_kill(popen: subprocess.Popen, timeout: float) -> None:
+    try:
+        popen.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait()
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,0 +1,265 @@
+"""The routing of k8s/, proven through a real Envoy compiled from it, in front of the real services.
+
+Every version named here comes from the answering service itself (its
+X-Served-By header, or the model-service's own app_version in the answer),
+never from what the test asked for.
+"""
+
+import asyncio
+import collections
+import re
+import shutil
+import ssl
+import time
+from dataclasses import replace
+
+import httpx
+import pytest
+from localstack.mesh import envoy_process
+from localstack.supervisor import Supervisor
+from localstack.topology import Ports
+from scipy.stats import binom
+from support.mesh import REPO, Mesh, gather_limited, running_stack
+
+pytestmark = pytest.mark.slow
+
+CANARY_SHARE = 0.10
+CONFIDENCE = 0.999
+
+
+@pytest.fixture(scope="module")
+def stack(release, tmp_path_factory):
+    with running_stack(release, tmp_path_factory.mktemp("mesh")) as stack:
+        yield stack
+
+
+def run(coroutine_function):
+    """Run an async check against a fresh Mesh client for the stack."""
+
+    async def with_mesh(stack):
+        mesh = Mesh(stack)
+        try:
+            return await coroutine_function(mesh)
+        finally:
+            await mesh.close()
+
+    return with_mesh
+
+
+def cookie_version(set_cookie: str) -> str:
+    match = re.fullmatch(r"app-version=(stable|canary); Path=/; Max-Age=\d+; SameSite=Lax", set_cookie)
+    assert match, set_cookie
+    return match.group(1)
+
+
+def assert_share(canary: int, total: int, share: float) -> None:
+    low, high = binom.interval(CONFIDENCE, total, share)
+    assert low <= canary <= high, f"{canary} of {total} on canary, expected {low:.0f}-{high:.0f} for {share:.0%}"
+
+
+def test_new_visitors_are_split_90_10_and_each_gets_one_cookie_naming_the_version_that_served_them(stack):
+    # Given 2,000 visitors without a cookie
+    async def visits(mesh):
+        return await gather_limited([mesh.page() for _ in range(2000)])
+
+    # When each loads the page
+    answers = asyncio.run(run(visits)(stack))
+
+    # Then about 10% see the canary (binomial 99.9% interval: 156-244 of 2,000)
+    assert {a.status for a in answers} == {200}
+    for answer in answers:
+        assert len(answer.set_cookies) == 1, answer.set_cookies
+        assert cookie_version(answer.set_cookies[0]) == answer.version
+    assert_share(sum(a.version == "canary" for a in answers), len(answers), CANARY_SHARE)
+
+
+def test_returning_visitors_keep_their_version_for_twenty_requests(stack):
+    # Given 200 visitors, each with the cookie their first visit gave them
+    async def visitor(mesh):
+        first = await mesh.page()
+        cookie = first.set_cookies[0].split(";")[0]
+        return first.version, [(await mesh.page(cookie)) for _ in range(20)]
+
+    async def visitors(mesh):
+        return await gather_limited([visitor(mesh) for _ in range(200)])
+
+    # When each comes back 20 times
+    results = asyncio.run(run(visitors)(stack))
+
+    # Then nobody ever changes version, and nobody gets another cookie
+    for first_version, later in results:
+        assert {visit.version for visit in later} == {first_version}
+        assert all(visit.set_cookies == [] for visit in later)
+    assert {first for first, _ in results} == {"stable", "canary"}
+
+
+@pytest.mark.parametrize("cookie", ["app-version=canary", "a=1; app-version=canary; b=2", "app-version=canary;x=y"])
+def test_a_canary_cookie_always_lands_on_canary(stack, cookie):
+    async def visits(mesh):
+        return await gather_limited([mesh.page(cookie) for _ in range(50)])
+
+    answers = asyncio.run(run(visits)(stack))
+
+    assert {a.version for a in answers} == {"canary"}
+    assert all(a.set_cookies == [] for a in answers)
+
+
+@pytest.mark.parametrize(
+    "cookie", ["app-version=canaryX", "xapp-version=canary", "app-version=", "app-version=Canary", "%%;;=garbage="]
+)
+def test_cookies_that_only_look_like_ours_count_as_no_cookie(stack, cookie):
+    # When a visitor with a look-alike cookie loads the page 60 times
+    async def visits(mesh):
+        return await gather_limited([mesh.page(cookie) for _ in range(60)])
+
+    answers = asyncio.run(run(visits)(stack))
+
+    # Then each is treated as new: a fresh cookie naming the version that served, and mostly stable
+    for answer in answers:
+        assert len(answer.set_cookies) == 1
+        assert cookie_version(answer.set_cookies[0]) == answer.version
+    assert sum(a.version == "stable" for a in answers) > 30
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("canary", "canary"), ("stable", "stable"), (None, "stable"), ("Canary", "stable"),
+     ("beta", "stable"), ("canary,stable", "stable"), ("canaryX", "stable")],
+)  # fmt: skip
+def test_the_api_follows_the_x_app_version_header_exactly(stack, header, expected):
+    async def calls(mesh):
+        return await gather_limited([mesh.api("GET", "/api/v1/version", version=header) for _ in range(10)])
+
+    answers = asyncio.run(run(calls)(stack))
+
+    assert {(a.status, a.version) for a in answers} == {(200, expected)}
+
+
+@pytest.mark.parametrize("version", ["stable", "canary"])
+def test_a_review_stays_on_one_version_from_the_api_to_the_model(stack, version):
+    # When a page of one version sends reviews with its X-App-Version
+    async def reviews(mesh):
+        return await gather_limited(
+            [mesh.api("POST", "/api/v1/sentiment", version=version, json={"review": "Lovely soup."}) for _ in range(20)]
+        )
+
+    answers = asyncio.run(run(reviews)(stack))
+
+    # Then the app-service and the model-service of that version answer, by their own account
+    for answer in answers:
+        assert answer.status == 200, answer.body
+        body = httpx.Response(200, content=answer.body).json()
+        assert answer.version == version
+        assert body["versions"]["app_service"] == version
+        assert body["versions"]["model_service"] == version
+    model_service = stack.instance("model-service", version)
+    metrics = httpx.get(f"{model_service.url}/metrics").text
+    served = sum(
+        float(value)
+        for value in re.findall(rf'^model_predictions_total{{.*version="{version}".*}} (\S+)$', metrics, re.M)
+    )
+    assert served >= 20
+
+
+def test_a_cors_preflight_from_the_frontend_is_answered_at_the_gateway_and_a_foreign_origin_is_not(stack):
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,x-app-version",
+    }
+
+    async def preflights(mesh):
+        ours = await mesh.api("OPTIONS", "/api/v1/sentiment", headers=preflight)
+        foreign = await mesh.api(
+            "OPTIONS", "/api/v1/sentiment", headers={**preflight, "origin": "https://evil.example"}
+        )
+        return mesh, ours, foreign
+
+    mesh, ours, foreign = asyncio.run(run(preflights)(stack))
+
+    assert ours.status == 200
+    assert ours.headers["access-control-allow-origin"] == mesh.frontend_origin
+    assert "x-app-version" in ours.headers["access-control-allow-headers"]
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_changing_the_weight_in_the_manifest_changes_the_split(stack, tmp_path):
+    # Given a copy of k8s/ whose frontend VirtualService sends half of new visitors to the canary
+    k8s = tmp_path / "k8s"
+    shutil.copytree(REPO / "k8s", k8s)
+    route = k8s / "components/istio/virtual-service-app-frontend-90-10.yaml"
+    route.write_text(route.read_text().replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"))
+
+    # When the mesh is rebuilt from it
+    stack.rebuild_mesh(k8s)
+    try:
+
+        async def visits(mesh):
+            return await gather_limited([mesh.page() for _ in range(600)])
+
+        answers = asyncio.run(run(visits)(stack))
+    finally:
+        stack.rebuild_mesh(REPO / "k8s")
+
+    # Then the observed split follows (binomial 99.9% interval around 50%)
+    assert_share(sum(a.version == "canary" for a in answers), len(answers), 0.5)
+
+
+def test_a_burst_over_the_rate_limit_gets_429_on_the_api_while_the_page_still_loads(stack):
+    # When a client fires 1,000 API calls at once (the limit: bursts of 200, 100/s)
+    async def burst(mesh):
+        calls = gather_limited([mesh.api("GET", "/healthz") for _ in range(1000)], concurrency=32)
+        page = mesh.page("app-version=stable")
+        return mesh, *(await asyncio.gather(calls, page))
+
+    mesh, answers, page = asyncio.run(run(burst)(stack))
+
+    # Then the excess is refused by the gateway with 429, readable by the page (CORS), and the page is not limited
+    statuses = collections.Counter(a.status for a in answers)
+    assert statuses[429] > 0, statuses
+    assert set(statuses) == {200, 429}, statuses
+    for refused in (a for a in answers if a.status == 429):
+        assert refused.headers["x-local-rate-limit"] == "true"
+        assert refused.headers["access-control-allow-origin"] == mesh.frontend_origin
+    assert page.status == 200
+    wait_for_tokens(stack)
+
+
+def wait_for_tokens(stack) -> None:
+    """Let the bucket refill, so the API answers again (the limit is per second)."""
+
+    async def probe(mesh):
+        return await mesh.api("GET", "/healthz")
+
+    deadline = time.monotonic() + 10
+    while asyncio.run(run(probe)(stack)).status == 429:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_with_a_certificate_the_gateway_serves_https_and_redirects_http(stack, tmp_path):
+    # Given a second Envoy compiled for the same services with a self-signed certificate
+    ports = replace(Ports.free(), services=stack.ports.services, sidecars=stack.ports.sidecars)
+    envoy = envoy_process(REPO / "k8s", stack.instances, ports, tmp_path, tls=True)
+    envoy.name = "envoy-tls"
+    supervisor = Supervisor(tmp_path / "logs")
+    supervisor.start(envoy)
+    try:
+        supervisor.wait_ready()
+        host = f"app-frontend.localhost:{ports.ingress}"
+
+        # When a browser asks over HTTP, then over HTTPS
+        plain = httpx.get(f"http://127.0.0.1:{ports.ingress}/", headers={"Host": host})
+        secure = httpx.get(
+            f"https://127.0.0.1:{ports.ingress_tls}/",
+            headers={"Host": f"app-frontend.localhost:{ports.ingress_tls}"},
+            verify=ssl.create_default_context(cafile=tmp_path / "envoy" / "tls" / "gateway.crt"),
+        )
+    finally:
+        supervisor.stop_all()
+
+    # Then HTTP redirects to the HTTPS port, which serves the page with its version cookie
+    assert plain.status_code == 301
+    assert plain.headers["location"] == f"https://app-frontend.localhost:{ports.ingress_tls}/"
+    assert secure.status_code == 200
+    assert secure.headers["x-served-by"].startswith("app-frontend/")
+    assert secure.headers["set-cookie"].startswith("app-version=")
