@@ -21,7 +21,7 @@ export K8S_SCHEMAS_DIR
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run test test-fast lint format locks k8s-check model bench clean
+.PHONY: help install system-deps run compose-mesh test test-fast lint format locks k8s-check model bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,8 +34,11 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreac
 		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
 
-run: install ## start the system on 127.0.0.1 (DATA=file.tsv to train the model on that file)
-	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA))
+run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS too)
+	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls)
+
+compose-mesh: install ## compile k8s/ into the Envoy config of docker-compose.mesh.yml
+	$(BIN)/python -m localstack.compose_mesh
 
 system-deps: ## install the Debian packages the tests need (as root), or print the command
 	@missing="$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done)"; \

@@ -3,9 +3,11 @@
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from lockfiles import LOCK_NAME, SERVICES, read_pins, render_lock
 
 ROOT = Path(__file__).parent.parent
@@ -31,18 +33,28 @@ def test_the_image_pins_exactly_the_runtime_packages_the_tests_ran_with(service)
     assert (ROOT / service / LOCK_NAME).read_text() == expected, f"stale {service}/{LOCK_NAME}: run `make locks`"
 
 
+def compose_project(folder: Path) -> None:
+    """The compose files in `folder`, with the example env file in place of the git-ignored one."""
+    shutil.copy(ROOT / "docker-compose.yml", folder)
+    shutil.copy(ROOT / "docker-compose.mesh.yml", folder)
+    example = (ROOT / "compose.env.example").read_text()
+    (folder / "compose.env").write_text(example.replace("EXPORT_API_KEY=", "EXPORT_API_KEY=from-the-env-file-1234"))
+    for service in SERVICES:
+        (folder / service).symlink_to(ROOT / service)
+
+
+def docker_compose(folder: Path, *arguments: str) -> subprocess.CompletedProcess:
+    compose = shutil.which("docker-compose")
+    assert compose, "docker-compose is missing: `make system-deps` installs it"
+    return subprocess.run([compose, *arguments], cwd=folder, capture_output=True, text=True, timeout=60, check=False)
+
+
 def test_docker_compose_accepts_the_compose_file_with_the_example_secrets(tmp_path):
     # Given the compose file with the example env file in place of the git-ignored one
-    compose = shutil.which("docker-compose")
-    assert compose, "docker-compose is missing: `make system-tools` installs it"
-    shutil.copy(ROOT / "docker-compose.yml", tmp_path)
-    example = (ROOT / "compose.env.example").read_text()
-    (tmp_path / "compose.env").write_text(example.replace("EXPORT_API_KEY=", "EXPORT_API_KEY=from-the-env-file-1234"))
-    for service in SERVICES:
-        (tmp_path / service).symlink_to(ROOT / service)
+    compose_project(tmp_path)
 
     # When docker-compose validates and resolves it
-    result = subprocess.run([compose, "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    result = docker_compose(tmp_path, "config")
 
     # Then it is accepted, builds every service from its folder and takes the secret from the env file
     assert result.returncode == 0, result.stderr
@@ -53,6 +65,31 @@ def test_docker_compose_accepts_the_compose_file_with_the_example_secrets(tmp_pa
     assert "EXPORT_API_KEY: from-the-env-file-1234" in config
     assert "model-cache:/var/cache/model-service:rw" in config
     assert "app-data:/var/lib/app-service:rw" in config
+
+
+def test_the_mesh_variant_adds_the_canaries_and_envoy_with_the_config_compiled_from_k8s(tmp_path):
+    # Given the compose files, and Envoy's configuration compiled from k8s/ for the containers
+    compose_project(tmp_path)
+    envoy_config = tmp_path / "var" / "compose-mesh" / "envoy.yaml"
+    compile_config = [sys.executable, "-m", "localstack.compose_mesh", "--k8s-dir", str(ROOT / "k8s")]
+    subprocess.run([*compile_config, "--out", str(envoy_config)], check=True, capture_output=True, timeout=60)
+
+    # When docker-compose resolves the two files together, and Envoy checks its configuration
+    result = docker_compose(tmp_path, "-f", "docker-compose.yml", "-f", "docker-compose.mesh.yml", "config")
+    envoy = subprocess.run(
+        [str(Path(sys.executable).parent / "envoy"), "--mode", "validate", "-c", str(envoy_config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    # Then both versions of every service run behind Envoy, which accepts the routes it got
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert set(services) == {*SERVICES, *(f"{service}-canary" for service in SERVICES), "envoy"}
+    assert services["app-service"]["environment"]["MODEL_SERVICE_URL"] == "http://envoy:15001"
+    assert services["app-service-canary"]["environment"]["MODEL_SERVICE_URL"] == "http://envoy:15002"
+    assert services["app-frontend-canary"]["environment"]["SET_VERSION_COOKIE"] == "false"
+    assert envoy.returncode == 0, envoy.stderr[-2000:]
+    assert "address: model-service-canary" in envoy_config.read_text()
 
 
 def test_the_secrets_file_is_ignored_by_git_and_only_its_example_is_committed():

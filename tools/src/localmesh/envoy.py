@@ -17,6 +17,7 @@ The translation follows what Istio programs into Envoy (docs/local-mesh.md):
   VirtualService says otherwise.
 """
 
+import ipaddress
 from dataclasses import dataclass
 
 import yaml
@@ -410,7 +411,8 @@ def _cluster(name: str, endpoints: list, rule: DestinationRule | None) -> dict:
     pool = rule.connection_pool if rule else None
     cluster = {
         "name": name,
-        "type": "STATIC",
+        # Local processes have addresses; containers (docker compose) have names, resolved by DNS.
+        "type": "STATIC" if all(_is_ip(e.address) for e in endpoints) else "STRICT_DNS",
         "connect_timeout": envoy_duration(
             pool.connect_timeout_seconds if pool and pool.connect_timeout_seconds else _ISTIO_CONNECT_TIMEOUT_SECONDS
         ),
@@ -502,6 +504,14 @@ def _http_listener(name: str, topology: Topology, port: int, virtual_hosts: list
 
 def _socket(address: str, port: int) -> dict:
     return {"socket_address": {"address": address, "port_value": port}}
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def _short(host: str) -> str:

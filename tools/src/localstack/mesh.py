@@ -27,6 +27,10 @@ class MeshError(Exception):
     """The manifests could not be turned into a working Envoy configuration."""
 
 
+def access_log_path(state_dir: Path) -> Path:
+    return state_dir.resolve() / "envoy" / "access.log"
+
+
 def envoy_process(k8s_dir: Path, instances: list[Instance], ports: Ports, state_dir: Path, tls: bool) -> Process:
     """Compile, validate and describe the Envoy process; its config lands in <state_dir>/envoy/."""
     envoy_dir = state_dir / "envoy"
@@ -44,6 +48,8 @@ def envoy_process(k8s_dir: Path, instances: list[Instance], ports: Ports, state_
         if tls
         else None,
         tls_port=ports.ingress_tls if tls else None,
+        # Every request with Envoy's response flags (e.g. UC, UF, UO, RL): the first place to look.
+        access_log=access_log_path(state_dir),
     )
     try:
         # The routing resources need no real secret: render with the committed example.
