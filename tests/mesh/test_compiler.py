@@ -351,6 +351,29 @@ def test_the_rate_limit_applies_to_the_named_virtual_host_only():
     assert filters == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
 
 
+def test_a_request_size_limit_is_inserted_on_the_gateway_before_the_router():
+    size_limit = rate_limit_filter()
+    size_limit["metadata"]["name"] = "size"
+    size_limit["spec"]["configPatches"] = size_limit["spec"]["configPatches"][:1]
+    size_limit["spec"]["configPatches"][0]["patch"]["value"] = {
+        "name": "envoy.filters.http.buffer",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+            "max_request_bytes": 1024,
+        },
+    }
+
+    config = compiled([*base_manifests(), rate_limit_filter(), size_limit])
+
+    filters = listener(config, "ingress_http")["http_filters"]
+    assert [f["name"] for f in filters] == [
+        "envoy.filters.http.local_ratelimit",
+        "envoy.filters.http.buffer",
+        "envoy.filters.http.router",
+    ]
+    assert filters[1]["typed_config"]["max_request_bytes"] == 1024
+
+
 def test_destination_rule_policies_become_circuit_breakers_and_outlier_detection():
     config = compiled(base_manifests())
 

@@ -182,6 +182,19 @@ def test_a_cors_preflight_from_the_frontend_is_answered_at_the_gateway_and_a_for
     assert "access-control-allow-origin" not in foreign.headers
 
 
+def test_the_gateway_refuses_an_oversized_body_before_it_reaches_a_pod(stack):
+    # When a client posts a 1 MB review
+    async def oversized(mesh):
+        return mesh, await mesh.api("POST", "/api/v1/sentiment", version="canary", json={"review": "x" * 1_000_000})
+
+    mesh, answer = asyncio.run(run(oversized)(stack))
+
+    # Then Envoy answers 413 itself (no service answered), readable by the page
+    assert answer.status == 413
+    assert answer.served_by is None
+    assert answer.headers["access-control-allow-origin"] == mesh.frontend_origin
+
+
 def test_changing_the_weight_in_the_manifest_changes_the_split(stack, tmp_path):
     # Given a copy of k8s/ whose frontend VirtualService sends half of new visitors to the canary
     k8s = tmp_path / "k8s"

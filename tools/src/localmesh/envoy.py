@@ -28,10 +28,10 @@ from localmesh.model import (
     Destination,
     DestinationRule,
     Gateway,
+    GatewayFilter,
     HeaderOperations,
     HeaderPolicy,
     HttpRoute,
-    LocalRateLimit,
     Mesh,
     RequestMatch,
     StringMatch,
@@ -117,10 +117,10 @@ def _ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, cluster
             virtual_hosts.append(
                 {"name": f"{host}:{routed_port.get(host, 80)}", "domains": _domains(host, topology), "routes": routes}
             )
-    rate_limit = _rate_limit_for(mesh, gateway)
-    if rate_limit is not None:
-        _apply_rate_limit(rate_limit, virtual_hosts)
-    http_filters = _http_filters(virtual_hosts, rate_limit)
+    gateway_filters = _gateway_filters_for(mesh, gateway)
+    for gateway_filter in gateway_filters:
+        _apply_virtual_host_patches(gateway_filter, virtual_hosts)
+    http_filters = _http_filters(virtual_hosts, [f for gf in gateway_filters for f in gf.http_filters])
     if topology.tls is None:
         return [_http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters)]
     redirect_hosts = {host for server in gateway.servers if server.https_redirect for host in server.hosts}
@@ -162,31 +162,29 @@ def _domains(host: str, topology: Topology) -> list[str]:
     return [host, f"{host}:*", twin, f"{twin}:*"]
 
 
-def _rate_limit_for(mesh: Mesh, gateway: Gateway) -> LocalRateLimit | None:
-    limits = []
-    for limit in mesh.rate_limits:
-        if not limit.workload_labels.items() <= gateway.selector.items():
+def _gateway_filters_for(mesh: Mesh, gateway: Gateway) -> list[GatewayFilter]:
+    for gateway_filter in mesh.gateway_filters:
+        if not gateway_filter.workload_labels.items() <= gateway.selector.items():
+            selects = gateway_filter.workload_labels
             raise CompileError(
-                f"EnvoyFilter/{limit.name}",
-                f"spec.workloadSelector: selects {limit.workload_labels}, not the gateway ({gateway.selector})",
+                f"EnvoyFilter/{gateway_filter.name}",
+                f"spec.workloadSelector: selects {selects}, not the gateway ({gateway.selector})",
             )
-        limits.append(limit)
-    if len(limits) > 1:
-        raise CompileError("EnvoyFilter", f"one rate-limit EnvoyFilter is supported, found {len(limits)}")
-    return limits[0] if limits else None
+    return mesh.gateway_filters
 
 
-def _apply_rate_limit(limit: LocalRateLimit, virtual_hosts: list[dict]) -> None:
-    wanted_domains, wanted_names = set(limit.vhost_domains), set(limit.vhost_names)
-    for virtual_host in virtual_hosts:
-        host = virtual_host["domains"][0]
-        if host in wanted_domains or virtual_host["name"] in wanted_names:
-            virtual_host["typed_per_filter_config"] = limit.per_vhost_config
-            wanted_domains.discard(host)
-            wanted_names.discard(virtual_host["name"])
-    if wanted_domains or wanted_names:
-        missing = sorted(wanted_domains | wanted_names)
-        raise CompileError(f"EnvoyFilter/{limit.name}", f"spec.configPatches: no virtual host {missing} on the gateway")
+def _apply_virtual_host_patches(gateway_filter: GatewayFilter, virtual_hosts: list[dict]) -> None:
+    for patch in gateway_filter.virtual_host_patches:
+        matched = [
+            vh for vh in virtual_hosts if vh["domains"][0] == patch.domain or (patch.name and vh["name"] == patch.name)
+        ]
+        if not matched:
+            raise CompileError(
+                f"EnvoyFilter/{gateway_filter.name}",
+                f"spec.configPatches: no virtual host {[patch.domain or patch.name]} on the gateway",
+            )
+        for virtual_host in matched:
+            virtual_host.setdefault("typed_per_filter_config", {}).update(patch.typed_per_filter_config)
 
 
 # --- sidecars -----------------------------------------------------------------
@@ -207,13 +205,13 @@ def _sidecar_listener(mesh: Mesh, sidecar: Sidecar, topology: Topology, clusters
     name = f"outbound_{_short(sidecar.host)}_from_{caller}"
     # Locally the caller addresses its sidecar port directly, so any Host header is this host.
     virtual_hosts = [{"name": _short(sidecar.host), "domains": ["*"], "routes": routes}]
-    return _http_listener(name, topology, sidecar.port, virtual_hosts, _http_filters(virtual_hosts, None))
+    return _http_listener(name, topology, sidecar.port, virtual_hosts, _http_filters(virtual_hosts, []))
 
 
-def _http_filters(virtual_hosts: list[dict], rate_limit: LocalRateLimit | None) -> list[dict]:
-    """CORS first, so that even the rate limit's 429 carries its headers; the router last."""
+def _http_filters(virtual_hosts: list[dict], inserted: list[dict]) -> list[dict]:
+    """CORS first, so that even the gateway's own answers (429, 413) carry its headers; the router last."""
     has_cors = any(_CORS_FILTER in r.get("typed_per_filter_config", {}) for vh in virtual_hosts for r in vh["routes"])
-    return [*([_CORS] if has_cors else []), *([rate_limit.http_filter] if rate_limit else []), _ROUTER]
+    return [*([_CORS] if has_cors else []), *inserted, _ROUTER]
 
 
 # --- routes -----------------------------------------------------------------

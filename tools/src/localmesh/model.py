@@ -126,15 +126,22 @@ class DestinationRule:
 
 
 @dataclass(frozen=True)
-class LocalRateLimit:
-    """The two halves of the rate-limit EnvoyFilter: the filter, and where it applies."""
+class VirtualHostPatch:
+    """Per-filter configuration merged into the gateway's virtual hosts that match."""
+
+    domain: str | None
+    name: str | None
+    typed_per_filter_config: dict
+
+
+@dataclass(frozen=True)
+class GatewayFilter:
+    """An EnvoyFilter on the gateway: HTTP filters inserted before the router, and where they apply."""
 
     name: str
     workload_labels: dict[str, str]
-    http_filter: dict
-    vhost_domains: list[str]
-    vhost_names: list[str]
-    per_vhost_config: dict
+    http_filters: list[dict]
+    virtual_host_patches: list[VirtualHostPatch]
 
 
 @dataclass(frozen=True)
@@ -149,5 +156,5 @@ class Mesh:
     gateways: list[Gateway]
     virtual_services: list[VirtualService]
     destination_rules: dict[str, DestinationRule]
-    rate_limits: list[LocalRateLimit]
+    gateway_filters: list[GatewayFilter]
     services: dict[str, Service]

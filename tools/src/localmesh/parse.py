@@ -15,10 +15,10 @@ from localmesh.model import (
     Destination,
     DestinationRule,
     Gateway,
+    GatewayFilter,
     HeaderOperations,
     HeaderPolicy,
     HttpRoute,
-    LocalRateLimit,
     Mesh,
     OutlierDetection,
     RequestMatch,
@@ -26,6 +26,7 @@ from localmesh.model import (
     Server,
     Service,
     StringMatch,
+    VirtualHostPatch,
     VirtualService,
 )
 from localmesh.strict import Fields
@@ -37,13 +38,15 @@ NOT_EMULATED = {
     "PeerAuthentication": "mTLS between sidecars; local hops are plain HTTP on 127.0.0.1",
     "AuthorizationPolicy": "identity-based access between workloads; there are no identities locally",
 }
-LOCAL_RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
+# The HTTP filters an EnvoyFilter may insert at the gateway: the API's rate
+# limit, and the request-size limit (the buffer filter answers 413).
+GATEWAY_HTTP_FILTERS = ("envoy.filters.http.local_ratelimit", "envoy.filters.http.buffer")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
 _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
 
 def parse_mesh(documents: list[dict]) -> Mesh:
-    gateways, virtual_services, rate_limits = [], [], []
+    gateways, virtual_services, gateway_filters = [], [], []
     destination_rules: dict[str, DestinationRule] = {}
     services: dict[str, Service] = {}
     for document in documents:
@@ -65,10 +68,10 @@ def parse_mesh(documents: list[dict]) -> Mesh:
                 raise CompileError(resource, f"spec.host: a second DestinationRule for host {rule.host}")
             destination_rules[rule.host] = rule
         elif kind == "EnvoyFilter":
-            rate_limits.append(_rate_limit(document, resource))
+            gateway_filters.append(_gateway_filter(document, resource))
         else:
             raise CompileError(resource, f"{group} kind {kind} is not supported by the local mesh compiler")
-    return Mesh(gateways, virtual_services, destination_rules, rate_limits, services)
+    return Mesh(gateways, virtual_services, destination_rules, gateway_filters, services)
 
 
 def _spec(document: dict, resource: str) -> Fields:
@@ -304,17 +307,18 @@ def _outlier_detection(fields: Fields | None) -> OutlierDetection | None:
     return outlier
 
 
-def _rate_limit(document: dict, resource: str) -> LocalRateLimit:
-    """The one EnvoyFilter shape supported: Envoy's local rate limit at the gateway.
+def _gateway_filter(document: dict, resource: str) -> GatewayFilter:
+    """The EnvoyFilter shapes supported: HTTP filters for the gateway and their per-virtual-host settings.
 
-    A HTTP_FILTER patch inserting the local_ratelimit filter, and VIRTUAL_HOST
-    patches merging its per-virtual-host configuration (the token bucket).
+    HTTP_FILTER patches INSERT_BEFORE the router one of GATEWAY_HTTP_FILTERS;
+    VIRTUAL_HOST patches MERGE `typed_per_filter_config` for those filters into
+    the virtual hosts matched by `vhost.domainName` or `vhost.name`.
     """
     spec = _spec(document, resource)
     selector = spec.nested("workloadSelector", required=True)
     labels = selector.string_map("labels")
     selector.done()
-    http_filter, per_vhost, domains, names = None, None, [], []
+    http_filters, vhost_patches = [], []
     for patch in spec.items("configPatches", required=True):
         apply_to = patch.take_str("applyTo", required=True)
         match = patch.nested("match", required=True)
@@ -326,41 +330,34 @@ def _rate_limit(document: dict, resource: str) -> LocalRateLimit:
         operation_fields.done()
         if apply_to == "HTTP_FILTER" and operation == "INSERT_BEFORE":
             _take_router_match(match)
-            if not isinstance(value, dict) or value.get("name") != LOCAL_RATE_LIMIT_FILTER:
-                raise patch.error("patch.value.name", f"only {LOCAL_RATE_LIMIT_FILTER} can be inserted")
-            http_filter = value
+            if not isinstance(value, dict) or value.get("name") not in GATEWAY_HTTP_FILTERS:
+                raise patch.error("patch.value.name", f"only {', '.join(GATEWAY_HTTP_FILTERS)} can be inserted")
+            http_filters.append(value)
         elif apply_to == "VIRTUAL_HOST" and operation == "MERGE":
-            route_configuration = match.nested("routeConfiguration", required=True)
-            vhost = route_configuration.nested("vhost", required=True)
-            domain, name = vhost.take_str("domainName"), vhost.take_str("name")
-            vhost.done()
-            route_configuration.done()
-            if (domain is None) == (name is None):
-                raise vhost.error("", "needs exactly one of domainName, name")
-            domains += [domain] if domain else []
-            names += [name] if name else []
-            if not isinstance(value, dict) or set(value) != {"typed_per_filter_config"}:
-                raise patch.error("patch.value", "a VIRTUAL_HOST merge may only set typed_per_filter_config")
-            if set(value["typed_per_filter_config"]) != {LOCAL_RATE_LIMIT_FILTER}:
-                raise patch.error("patch.value.typed_per_filter_config", f"only {LOCAL_RATE_LIMIT_FILTER} is supported")
-            if per_vhost is not None and per_vhost != value["typed_per_filter_config"]:
-                raise patch.error("patch.value", "all virtual-host patches must configure the same limit")
-            per_vhost = value["typed_per_filter_config"]
+            vhost_patches.append(_virtual_host_patch(match, patch, value))
         else:
             raise patch.error("applyTo", f"{apply_to} with {operation} is not supported")
         match.done()
         patch.done()
     spec.done()
-    if http_filter is None or per_vhost is None:
-        raise CompileError(resource, "spec.configPatches: needs the HTTP_FILTER insert and a VIRTUAL_HOST merge")
-    return LocalRateLimit(
-        name=document["metadata"]["name"],
-        workload_labels=labels,
-        http_filter=http_filter,
-        vhost_domains=domains,
-        vhost_names=names,
-        per_vhost_config=per_vhost,
-    )
+    if not http_filters and not vhost_patches:
+        raise CompileError(resource, "spec.configPatches: nothing the local mesh compiler supports")
+    return GatewayFilter(document["metadata"]["name"], labels, http_filters, vhost_patches)
+
+
+def _virtual_host_patch(match: Fields, patch: Fields, value: object) -> VirtualHostPatch:
+    route_configuration = match.nested("routeConfiguration", required=True)
+    vhost = route_configuration.nested("vhost", required=True)
+    domain, name = vhost.take_str("domainName"), vhost.take_str("name")
+    vhost.done()
+    route_configuration.done()
+    if (domain is None) == (name is None):
+        raise vhost.error("", "needs exactly one of domainName, name")
+    if not isinstance(value, dict) or set(value) != {"typed_per_filter_config"}:
+        raise patch.error("patch.value", "a VIRTUAL_HOST merge may only set typed_per_filter_config")
+    if not set(value["typed_per_filter_config"]) <= set(GATEWAY_HTTP_FILTERS):
+        raise patch.error("patch.value.typed_per_filter_config", f"only {', '.join(GATEWAY_HTTP_FILTERS)}")
+    return VirtualHostPatch(domain, name, value["typed_per_filter_config"])
 
 
 def _take_router_match(match: Fields) -> None:
