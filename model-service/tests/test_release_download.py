@@ -172,3 +172,42 @@ def test_two_processes_starting_on_one_cache_download_once(release, github, star
     ]
     assert sha256_file(cache / release.version / "model.joblib") == release.manifest.sha256
     assert {predict(service, "Service was quick!")["model_version"] for service in services} == {release.version}
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("missing asset", "HTTP 404 Not Found"),
+        ("host unreachable", "ConnectError"),
+        ("host too slow", "timed out after 1s"),
+    ],
+)
+def test_a_model_host_that_fails_keeps_the_service_unready_saying_why_in_one_line(
+    release, github, start_service, tmp_path, fault, reason
+):
+    # Given a model host that fails in one way
+    if fault == "missing asset":
+        del github.assets["model.joblib"]
+    elif fault == "host unreachable":
+        github.stop()
+    else:
+        github.delay_seconds = 3.0
+    cache = tmp_path / "cache"
+    env = service_env(release, github, cache) | {"MODEL_DOWNLOAD_TIMEOUT_SECONDS": "1"}
+
+    # When the model-service starts
+    service = start_service(**env)
+    detail = service.wait_until("/readyz", 503).json()["detail"]
+    deadline = time.monotonic() + 15
+    while reason not in detail and time.monotonic() < deadline:
+        time.sleep(0.1)
+        detail = service.wait_until("/readyz", 503).json()["detail"]
+
+    # Then it stays alive but not ready, says why (naming the URL) on /readyz and in one log line, caches nothing
+    assert reason in detail
+    assert f"/{release.version}/model." in detail
+    assert service.wait_until("/healthz", 200)
+    lines = [line for line in service.log().splitlines() if "model not loaded" in line]
+    assert lines, service.log()
+    assert reason in lines[0]
+    assert not list(cache.rglob("model.joblib"))

@@ -12,6 +12,7 @@ so no two statements ever interleave.
 """
 
 import datetime
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,6 +99,16 @@ def open_store(database_path: str) -> ReviewStore:
     return SqliteReviewStore(database_path)
 
 
+def _read_only_hint(path: str) -> str:
+    """SQLite says only "unable to open database file" when its folder is on a read-only filesystem."""
+    folder = Path(path).parent
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return ""
+    return f" (the filesystem of {folder} is read-only)" if read_only else ""
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
@@ -114,7 +125,7 @@ class SqliteReviewStore:
             self._db.execute("PRAGMA busy_timeout=2000")
             self._migrate()
         except (sqlite3.Error, OSError) as error:
-            raise StoreError(f"cannot open the database {path}: {error}") from error
+            raise StoreError(f"cannot open the database {path}: {error}{_read_only_hint(path)}") from error
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
