@@ -418,7 +418,7 @@ def service_monitors_select_services(m: Manifests) -> list[str]:
     problems = []
     covered: set[str] = set()
     for monitor in m.of_kind("ServiceMonitor"):
-        selected = [service for service in m.of_kind("Service") if _monitors(monitor, service)]
+        selected = m.services_monitored_by(monitor)
         if not selected:
             problems.append(f"{ref(monitor)}: selects no Service (selector {monitor['spec']['selector']})")
         for service in selected:
@@ -440,18 +440,11 @@ def service_monitors_select_services(m: Manifests) -> list[str]:
     return problems
 
 
-def _monitors(monitor: Mapping, service: Mapping) -> bool:
-    namespaces = monitor["spec"].get("namespaceSelector", {})
-    in_namespace = namespaces.get("any") or namespace(service) in namespaces.get("matchNames", [namespace(monitor)])
-    labels = service["metadata"].get("labels", {})
-    return bool(in_namespace) and label_selector_matches(monitor["spec"]["selector"], labels)
-
-
 def rules_select_scraped_targets(m: Manifests) -> list[str]:
     """A rule's job, service and namespace matchers name what the ServiceMonitors scrape (job = Service name)."""
     targets = {"job": set(), "service": set(), "namespace": set()}
     for monitor in m.of_kind("ServiceMonitor"):
-        for service in (s for s in m.of_kind("Service") if _monitors(monitor, s)):
+        for service in m.services_monitored_by(monitor):
             targets["job"].add(service["metadata"]["name"])
             targets["service"].add(service["metadata"]["name"])
             targets["namespace"].add(namespace(service))
