@@ -465,6 +465,29 @@ def rules_select_scraped_targets(m: Manifests) -> list[str]:
     return problems
 
 
+# critical pages someone now; warning makes a ticket for working hours (docs/monitoring.md).
+SEVERITIES = ("critical", "warning")
+ALERT_ANNOTATIONS = ("summary", "description", "runbook_url")
+
+
+def alerts_are_actionable(m: Manifests) -> list[str]:
+    """Every alert says how urgent it is, what is wrong, and where the runbook is."""
+    problems = []
+    for rule_set in m.of_kind("PrometheusRule"):
+        for group in rule_set["spec"]["groups"]:
+            for rule in (rule for rule in group["rules"] if "alert" in rule):
+                severity = rule.get("labels", {}).get("severity")
+                if severity not in SEVERITIES:
+                    problems.append(
+                        f"{ref(rule_set)}: alert {rule['alert']} has severity {severity!r}, not one of {SEVERITIES}"
+                    )
+                annotations = rule.get("annotations", {})
+                missing = [name for name in ALERT_ANNOTATIONS if not annotations.get(name)]
+                if missing:
+                    problems.append(f"{ref(rule_set)}: alert {rule['alert']} lacks the annotations {missing}")
+    return problems
+
+
 def dashboards_are_valid(m: Manifests) -> list[str]:
     """Dashboard ConfigMaps carry Grafana's label and valid dashboard JSON with a unique uid."""
     problems = []
@@ -535,6 +558,7 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     authorization_principals_exist,
     service_monitors_select_services,
     rules_select_scraped_targets,
+    alerts_are_actionable,
     dashboards_are_valid,
     claims_bind,
 )
