@@ -1,16 +1,10 @@
-"""Fixtures of the cross-service tests: a real model release and the services as real processes."""
+"""Fixtures of the cross-service tests: the services as real processes (the model release: tests/conftest.py)."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.services import ProcessGroup, Release, Stack, free_port, launch_stack, train_demo_release
-
-
-@pytest.fixture(scope="session")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
-    """A real release, trained on the demo corpus by the CLI in a few seconds."""
-    return train_demo_release(tmp_path_factory.mktemp("releases"))
+from support.services import ProcessGroup, Release, Stack, free_port, launch_stack
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def test_a_missing_secret_file_is_named_with_the_fix(k8s_dir, tmp_path):
 
 def test_the_command_line_checks_a_variant_and_says_so(k8s_dir, capsys):
     assert main([str(k8s_dir), "--example-secrets", "--with", "components/local-storage"]) == 0
-    assert "components/local-storage: 46 documents, 0 problems" in capsys.readouterr().out
+    assert "components/local-storage: 47 documents, 0 problems" in capsys.readouterr().out
 
 
 def test_the_command_line_fails_on_a_broken_source_file(k8s_dir, tmp_path, capsys):
