@@ -17,6 +17,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 BASE_PORTS = (8101, 8201, 8301)  # the stable arm's model-service, app-service and app-frontend
+MONITORING_PORTS = (9090, 9093, 8025)  # Prometheus, Alertmanager, the mail sink
 
 
 def free_port_offset() -> int:
@@ -24,7 +25,7 @@ def free_port_offset() -> int:
     for _ in range(50):
         offset = random.randrange(10_000, 50_000, 10)
         try:
-            for port in BASE_PORTS:
+            for port in BASE_PORTS + MONITORING_PORTS:
                 with socket.socket() as probe:
                     probe.bind(("127.0.0.1", port + offset))
         except OSError:
@@ -58,7 +59,7 @@ class Output:
         raise AssertionError(f"no line matching {pattern!r} in {timeout:.0f}s; output:\n{''.join(self.lines)}")
 
 
-def test_make_run_starts_the_system_prints_the_url_to_open_and_stops_cleanly_on_ctrl_c(release, tmp_path):
+def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops_cleanly_on_ctrl_c(release, tmp_path):
     # Given a state folder that already holds a model release, as after a first make run
     state = tmp_path / "var"
     shutil.copytree(release.folder, state / "releases")
@@ -82,12 +83,21 @@ def test_make_run_starts_the_system_prints_the_url_to_open_and_stops_cleanly_on_
         answer = httpx.post(f"{api}/api/v1/sentiment", json={"review": "Lovely soup."}, headers={"Origin": url})
         assert answer.status_code == 200, answer.text
         assert answer.headers["access-control-allow-origin"] == url
+
+        # And Prometheus, printed next, scrapes the services with the rules of k8s/ loaded
+        prometheus = output.wait_for(r"Prometheus: (http://127\.0\.0\.1:\d+)", timeout=5).group(1)
+        assert prometheus == f"http://127.0.0.1:{9090 + offset}"
+        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{9093 + offset}", timeout=5)
+        rules = httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
+        assert {group["name"] for group in rules} >= {"sentiment-canary.alerts", "sentiment-canary.experiment"}
+        targets = httpx.get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
+        assert {target["labels"]["job"] for target in targets} == {"app-frontend", "app-service", "model-service"}
     finally:
         # And Ctrl-C stops everything
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=20)
     assert code == 0, "".join(output.lines)
-    for port in BASE_PORTS:
+    for port in BASE_PORTS + MONITORING_PORTS:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port + offset}/healthz")
     assert (state / "app-service-stable" / "reviews.db").exists()

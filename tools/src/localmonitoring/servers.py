@@ -74,6 +74,7 @@ def prometheus_server(config_file: Path, data_dir: Path, port: int) -> Server:
         f"--config.file={config_file}",
         f"--storage.tsdb.path={data_dir}",
         f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
     ]
     return Server("prometheus", command, url, f"{url}/-/ready")
 
@@ -87,6 +88,7 @@ def alertmanager_server(config_file: Path, data_dir: Path, port: int) -> Server:
         f"--web.listen-address=127.0.0.1:{port}",
         f"--web.external-url={url}",
         "--cluster.listen-address=",  # no gossip port: one Alertmanager, alone
+        "--log.level=warn",
     ]
     return Server("alertmanager", command, url, f"{url}/-/ready")
 

@@ -4,6 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from localmonitoring.make_run import local_monitoring
+
 from localstack.model_release import ensure_release
 from localstack.supervisor import Process, Supervisor
 from localstack.topology import VERSIONS, local_topology
@@ -18,6 +20,7 @@ def main() -> int:
         "--versions", default=",".join(VERSIONS), help="the arms to start, comma-separated (default: stable,canary)"
     )
     parser.add_argument("--port-offset", type=int, default=0, help="added to every port (default ports: 8101-8302)")
+    parser.add_argument("--no-monitoring", action="store_true", help="do not start Prometheus and Alertmanager")
     arguments = parser.parse_args()
     versions = tuple(version for version in VERSIONS if version in arguments.versions.split(","))
     if not versions:
@@ -25,7 +28,10 @@ def main() -> int:
 
     release = ensure_release(arguments.state_dir / "releases", arguments.model_version, arguments.data)
     instances = local_topology(release, arguments.state_dir, versions, arguments.port_offset)
+    monitoring = local_monitoring(instances, arguments.state_dir, arguments.port_offset, not arguments.no_monitoring)
     supervisor = Supervisor()
+    for process in monitoring.processes:
+        supervisor.start(process)
     for instance in instances:
         supervisor.start(
             Process(
@@ -44,7 +50,8 @@ def main() -> int:
     frontends = {i.version: i.url for i in instances if i.service == "app-frontend"}
     first, *others = frontends
     also = "".join(f"; {version}: {frontends[version]}" for version in others)
-    print(f"\n  Sentiment Canary is ready: open {frontends[first]}  ({first}{also}; Ctrl-C stops)\n", flush=True)
+    print(f"\n  Sentiment Canary is ready: open {frontends[first]}  ({first}{also}; Ctrl-C stops)", flush=True)
+    print(f"{monitoring.banner}\n", flush=True)
     return supervisor.run_until_interrupted()
 
 
