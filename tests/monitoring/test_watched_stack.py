@@ -40,7 +40,7 @@ def watched(release, documents, tmp_path_factory) -> Iterator[Watched]:
     running: list[Running] = []
     try:
         stacks = {version: launch_stack(group, release, folder, version) for version in TRAFFIC}
-        group.wait_ready()
+        group.wait_ready(timeout=120)  # six processes starting at once on two shared cores
         targets = {
             "model-service": {v: f"127.0.0.1:{s.model.port}" for v, s in stacks.items()},
             "app-service": {v: f"127.0.0.1:{s.app.port}" for v, s in stacks.items()},

@@ -115,9 +115,9 @@ class ProcessGroup:
         process.wait_until("/readyz")
         return process
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, timeout: float = 30.0) -> None:
         for process in self._processes:
-            process.wait_until("/readyz")
+            process.wait_until("/readyz", timeout=timeout)
 
     def stop_all(self) -> None:
         for process in self._processes:
