@@ -12,6 +12,9 @@ MODEL_VERSION ?= v1.0.0
 RELEASES := var/releases
 # DATA=path/to/reviews.tsv trains on that file instead of the public data.
 DATA ?=
+# make experiment-report: the Prometheus to ask (make run's, by default) and how far back the experiment goes.
+PROMETHEUS_URL ?= http://127.0.0.1:9090
+WINDOW ?= 7d
 
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md).
 K8S_SCHEMAS_DIR ?= ../shared/schemas
@@ -21,7 +24,7 @@ export K8S_SCHEMAS_DIR
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run compose-mesh test test-fast lint format locks k8s-check model bench clean
+.PHONY: help install system-deps run compose-mesh test test-fast lint format locks k8s-check model bench experiment-report clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,8 +37,9 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreac
 		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
 
-run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS too)
-	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls)
+run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus)
+	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
+		$(if $(filter 0,$(MONITORING)),--no-monitoring)
 
 compose-mesh: install ## compile k8s/ into the Envoy config of docker-compose.mesh.yml
 	$(BIN)/python -m localstack.compose_mesh
@@ -71,6 +75,9 @@ k8s-check: install system-deps ## render k8s/ and check it offline (schemas, sem
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
+
+experiment-report: install ## print the experiment's decision from a Prometheus (PROMETHEUS_URL, WINDOW) and draw it to var/
+	$(BIN)/python -m experiment --prometheus $(PROMETHEUS_URL) --window $(WINDOW) --chart var/experiment-report.png
 
 bench: install ## measure prediction latency (in process, over HTTP, through the app-service) and print the tables
 	$(BIN)/python bench/predict_latency.py $(if $(DATA),--data $(DATA))

@@ -26,8 +26,11 @@ def test_page_views_are_counted_by_version_and_static_files_are_not(make_client)
     assert 'http_requests_total{method="GET",route="/static/{name}",status="200",version="canary"} 1.0' in text
 
 
-def test_page_views_start_at_zero(client):
-    assert 'page_views_total{version="stable"} 0.0' in client.get("/metrics").text
+def test_page_views_start_at_zero_beside_the_running_release(client):
+    text = client.get("/metrics").text
+
+    assert 'page_views_total{version="stable"} 0.0' in text
+    assert 'app_info{release="1.0.0",version="stable"} 1.0' in text
 
 
 def test_the_api_origin_for_the_security_policy_drops_default_ports_and_paths():

@@ -71,6 +71,8 @@ def test_a_prediction_is_counted_timed_and_recorded_in_red_metrics(client, metri
     assert metric(client, 'predictions_total{label="positive",version="stable"}') == 1
     assert metric(client, 'reviews_awaiting_feedback{version="stable"}') == 1
     assert metric(client, 'prediction_latency_seconds_count{version="stable"}') == 1
+    # Buckets 5% apart where a prediction's p95 lives, so a 5% difference between the arms shows
+    assert 'prediction_latency_seconds_bucket{le="0.00502",version="stable"}' in client.get("/metrics").text
     route = 'method="POST",route="/api/v1/sentiment"'
     assert metric(client, f'http_requests_total{{{route},status="200",version="stable"}}') == 1
     assert metric(client, f'http_request_duration_seconds_count{{{route},version="stable"}}') == 1

@@ -63,7 +63,7 @@ class ServiceProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_until(self, path: str, status: int, timeout: float = 20.0) -> httpx.Response:
+    def wait_until(self, path: str, status: int, timeout: float = 60.0) -> httpx.Response:
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:

@@ -103,7 +103,9 @@ def test_metrics_are_split_by_version_and_name_the_model(client, release):
     assert 'model_predictions_total{label="positive",version="canary"} 0.0' in text
     assert 'http_requests_total{method="POST",route="/v1/predict",status="200",version="canary"} 1.0' in text
     assert 'model_ready{version="canary"} 1.0' in text
-    assert "model_inference_seconds_bucket" in text
+    assert 'app_info{release="1.0.0",version="canary"} 1.0' in text
+    # Buckets 10% apart around the compiled model's half a millisecond
+    assert 'model_inference_seconds_bucket{le="0.000509",version="canary"}' in text
 
 
 def test_without_its_model_the_service_is_alive_but_not_ready_and_says_why(release, tmp_path):

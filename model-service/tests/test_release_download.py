@@ -161,7 +161,7 @@ def test_two_processes_starting_on_one_cache_download_once(release, github, star
 
     services = [start_service(**env), start_service(**env)]
     for service in services:
-        service.wait_until("/readyz", 200, timeout=30)
+        service.wait_until("/readyz", 200, timeout=90)
 
     assert github.downloads("model.joblib") == 1
     assert files_in(cache) == [

@@ -1,4 +1,4 @@
-"""Fixtures of the cross-service tests: a real model release and the services as real processes."""
+"""Fixtures of the cross-service tests: the services as real processes (the model release: tests/conftest.py)."""
 
 from collections.abc import Iterator
 from pathlib import Path

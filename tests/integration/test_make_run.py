@@ -18,12 +18,14 @@ from localstack.topology import Ports
 pytestmark = pytest.mark.slow
 
 DEFAULT_PORTS = Ports.default()
+MONITORING_PORTS = (9090, 9093, 8025)  # Prometheus, Alertmanager, the mail sink
 ALL_PORTS = (
     *DEFAULT_PORTS.services.values(),
     *DEFAULT_PORTS.sidecars.values(),
     DEFAULT_PORTS.ingress,
     DEFAULT_PORTS.ingress_tls,
     DEFAULT_PORTS.envoy_admin,
+    *MONITORING_PORTS,
 )
 
 
@@ -66,7 +68,7 @@ class Output:
         raise AssertionError(f"no line matching {pattern!r} in {timeout:.0f}s; output:\n{''.join(self.lines)}")
 
 
-def test_make_run_starts_the_system_prints_the_url_to_open_and_stops_cleanly_on_ctrl_c(release, tmp_path):
+def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops_cleanly_on_ctrl_c(release, tmp_path):
     # Given a state folder that already holds a model release, as after a first make run
     state = tmp_path / "var"
     shutil.copytree(release.folder, state / "releases")
@@ -99,6 +101,15 @@ def test_make_run_starts_the_system_prints_the_url_to_open_and_stops_cleanly_on_
         assert answer.status_code == 200, answer.text
         assert answer.headers["access-control-allow-origin"] == url
         assert answer.json()["versions"]["model_service"] == "canary"
+
+        # And Prometheus, printed next, scrapes the services with the rules of k8s/ loaded
+        prometheus = output.wait_for(r"Prometheus: (http://127\.0\.0\.1:\d+)", timeout=5).group(1)
+        assert prometheus == f"http://127.0.0.1:{9090 + offset}"
+        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{9093 + offset}", timeout=5)
+        rules = httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
+        assert {group["name"] for group in rules} >= {"sentiment-canary.alerts", "sentiment-canary.experiment"}
+        targets = httpx.get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
+        assert {target["labels"]["job"] for target in targets} == {"app-frontend", "app-service", "model-service"}
     finally:
         # And Ctrl-C stops everything
         process.send_signal(signal.SIGINT)

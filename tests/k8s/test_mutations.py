@@ -180,14 +180,26 @@ def monitor_scrapes_wrong_port(documents):
     find(documents, "ServiceMonitor", "sentiment-canary")["spec"]["endpoints"][0]["port"] = "metrics"
 
 
+def alert(documents: list[dict], name: str) -> dict:
+    groups = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"]
+    return next(rule for group in groups for rule in group["rules"] if rule.get("alert") == name)
+
+
 def break_promql(documents):
-    rule = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"][1]["rules"][0]
-    rule["expr"] = "namespace_job_version:http_request_errors:ratio_rate5m{job=app-service} > 0.05"
+    alert(documents, "AppServiceErrorBudgetBurnFast")["expr"] = "namespace_job_version:up{job=app-service} > 0.05"
 
 
 def rule_selects_unknown_job(documents):
-    rule = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"][1]["rules"][0]
+    rule = alert(documents, "AppServiceErrorBudgetBurnFast")
     rule["expr"] = rule["expr"].replace('job="app-service"', 'job="app-svc"')
+
+
+def alert_without_runbook(documents):
+    del alert(documents, "TargetDown")["annotations"]["runbook_url"]
+
+
+def alert_with_unknown_severity(documents):
+    alert(documents, "TargetDown")["labels"]["severity"] = "page"
 
 
 def dashboard_without_label(documents):
@@ -354,7 +366,13 @@ MUTATIONS = [
     (
         rule_selects_unknown_job,
         checks.rules_select_scraped_targets,
-        'rule AppServiceErrorRatioHigh selects job="app-svc", and no scraped target has it',
+        'rule AppServiceErrorBudgetBurnFast selects job="app-svc", and no scraped target has it',
+    ),
+    (alert_without_runbook, checks.alerts_are_actionable, "alert TargetDown lacks the annotations ['runbook_url']"),
+    (
+        alert_with_unknown_severity,
+        checks.alerts_are_actionable,
+        "alert TargetDown has severity 'page', not one of ('critical', 'warning')",
     ),
     (break_promql, prometheus.rule_problems, "promtool check rules failed"),
     (dashboard_without_label, checks.dashboards_are_valid, 'lacks the label grafana_dashboard: "1"'),

@@ -56,7 +56,7 @@ class ServiceProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_until(self, path: str, status: int = 200, timeout: float = 30.0) -> httpx.Response:
+    def wait_until(self, path: str, status: int = 200, timeout: float = 90.0) -> httpx.Response:
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:
@@ -105,9 +105,9 @@ class ProcessGroup:
         process.wait_until("/readyz")
         return process
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, timeout: float = 90.0) -> None:
         for process in self._processes:
-            process.wait_until("/readyz")
+            process.wait_until("/readyz", timeout=timeout)
 
     def stop_all(self) -> None:
         for process in self._processes:

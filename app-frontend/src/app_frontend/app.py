@@ -16,7 +16,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    metrics = Metrics(settings.app_version)
+    metrics = Metrics(settings.app_version, RELEASE)
     assets = StaticAssets(STATIC_DIR)
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     templates.env.globals["static_url"] = assets.url

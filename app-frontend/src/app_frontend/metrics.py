@@ -2,7 +2,7 @@
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (
@@ -14,9 +14,13 @@ LATENCY_BUCKETS = (
 class Metrics:
     """One registry per app, so tests can build many apps in one process."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, release: str) -> None:
         self.version = version
         self.registry = CollectorRegistry()
+        # Present on every scrape of a running process: the TargetDown alert looks for it.
+        Gauge("app_info", "The running app-frontend (value 1).", ["version", "release"], registry=self.registry).labels(
+            version, release
+        ).set(1)
         self.requests = Counter(
             "http_requests_total", "HTTP requests answered.", ["version", "route", "method", "status"],
             registry=self.registry,

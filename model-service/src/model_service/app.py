@@ -17,7 +17,7 @@ from model_service.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    metrics = Metrics(settings.app_version)
+    metrics = Metrics(settings.app_version, RELEASE)
     state = ModelState()
     store = ModelStore.from_settings(settings)
 

@@ -418,7 +418,7 @@ def service_monitors_select_services(m: Manifests) -> list[str]:
     problems = []
     covered: set[str] = set()
     for monitor in m.of_kind("ServiceMonitor"):
-        selected = [service for service in m.of_kind("Service") if _monitors(monitor, service)]
+        selected = m.services_monitored_by(monitor)
         if not selected:
             problems.append(f"{ref(monitor)}: selects no Service (selector {monitor['spec']['selector']})")
         for service in selected:
@@ -440,18 +440,11 @@ def service_monitors_select_services(m: Manifests) -> list[str]:
     return problems
 
 
-def _monitors(monitor: Mapping, service: Mapping) -> bool:
-    namespaces = monitor["spec"].get("namespaceSelector", {})
-    in_namespace = namespaces.get("any") or namespace(service) in namespaces.get("matchNames", [namespace(monitor)])
-    labels = service["metadata"].get("labels", {})
-    return bool(in_namespace) and label_selector_matches(monitor["spec"]["selector"], labels)
-
-
 def rules_select_scraped_targets(m: Manifests) -> list[str]:
     """A rule's job, service and namespace matchers name what the ServiceMonitors scrape (job = Service name)."""
     targets = {"job": set(), "service": set(), "namespace": set()}
     for monitor in m.of_kind("ServiceMonitor"):
-        for service in (s for s in m.of_kind("Service") if _monitors(monitor, s)):
+        for service in m.services_monitored_by(monitor):
             targets["job"].add(service["metadata"]["name"])
             targets["service"].add(service["metadata"]["name"])
             targets["namespace"].add(namespace(service))
@@ -469,6 +462,29 @@ def rules_select_scraped_targets(m: Manifests) -> list[str]:
                             f'{ref(rule_set)}: rule {name} selects {label}{operator}"{value}", and no '
                             f"scraped target has it (scraped: {sorted(known)})"
                         )
+    return problems
+
+
+# critical pages someone now; warning makes a ticket for working hours (docs/monitoring.md).
+SEVERITIES = ("critical", "warning")
+ALERT_ANNOTATIONS = ("summary", "description", "runbook_url")
+
+
+def alerts_are_actionable(m: Manifests) -> list[str]:
+    """Every alert says how urgent it is, what is wrong, and where the runbook is."""
+    problems = []
+    for rule_set in m.of_kind("PrometheusRule"):
+        for group in rule_set["spec"]["groups"]:
+            for rule in (rule for rule in group["rules"] if "alert" in rule):
+                severity = rule.get("labels", {}).get("severity")
+                if severity not in SEVERITIES:
+                    problems.append(
+                        f"{ref(rule_set)}: alert {rule['alert']} has severity {severity!r}, not one of {SEVERITIES}"
+                    )
+                annotations = rule.get("annotations", {})
+                missing = [name for name in ALERT_ANNOTATIONS if not annotations.get(name)]
+                if missing:
+                    problems.append(f"{ref(rule_set)}: alert {rule['alert']} lacks the annotations {missing}")
     return problems
 
 
@@ -542,6 +558,7 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     authorization_principals_exist,
     service_monitors_select_services,
     rules_select_scraped_targets,
+    alerts_are_actionable,
     dashboards_are_valid,
     claims_bind,
 )

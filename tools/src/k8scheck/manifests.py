@@ -114,6 +114,16 @@ class Manifests:
             return self.get("Service", parts[0], parts[1])
         return None
 
+    def services_monitored_by(self, monitor: Mapping) -> list[dict]:
+        """The Services a ServiceMonitor selects: by label, in its namespaceSelector's namespaces (default: its own)."""
+        namespaces = monitor["spec"].get("namespaceSelector", {})
+        return [
+            service
+            for service in self.of_kind("Service")
+            if (namespaces.get("any") or namespace(service) in namespaces.get("matchNames", [namespace(monitor)]))
+            and label_selector_matches(monitor["spec"]["selector"], service["metadata"].get("labels", {}))
+        ]
+
     def secret_data(self, name: str, namespace_: str) -> dict[str, str] | None:
         secret = self.get("Secret", name, namespace_)
         if secret is None:

@@ -1,12 +1,15 @@
 """`make run`: train a model release if needed, start the whole system, print where to look.
 
 Both versions of the three services start on 127.0.0.1, behind Envoy
-configured from the Istio manifests in k8s/ (docs/local-mesh.md).
+configured from the Istio manifests in k8s/ (docs/local-mesh.md), with
+Prometheus, Alertmanager and a mail sink beside them when they are installed.
 """
 
 import argparse
 import sys
 from pathlib import Path
+
+from localmonitoring.make_run import local_monitoring
 
 from localstack.mesh import MeshError
 from localstack.model_release import ensure_release
@@ -22,6 +25,7 @@ def main() -> int:
     parser.add_argument("--k8s-dir", type=Path, default=Path("k8s"), help="the manifests Envoy is compiled from")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
     parser.add_argument("--port-offset", type=int, default=0, help="added to every port (default ports: 8080-9901)")
+    parser.add_argument("--no-monitoring", action="store_true", help="do not start Prometheus and Alertmanager")
     arguments = parser.parse_args()
 
     release = ensure_release(arguments.state_dir / "releases", arguments.model_version, arguments.data)
@@ -32,15 +36,21 @@ def main() -> int:
         ports=Ports.default().shifted(arguments.port_offset),
         tls=arguments.tls,
     )
+    monitoring = local_monitoring(
+        stack.instances, arguments.state_dir, arguments.port_offset, not arguments.no_monitoring
+    )
     stack.supervisor.handle_interrupts()
+    for process in monitoring.processes:
+        stack.supervisor.start(process)
     try:
         stack.start()
     except (MeshError, RuntimeError, KeyboardInterrupt) as error:
+        stack.stop()
         print(f"localstack: {error or 'interrupted'}", file=sys.stderr)
         return 1
     print(
         f"\n  Sentiment Canary is ready: open {stack.frontend_url}/\n"
-        f"  (API {stack.api_url}, Envoy admin {stack.admin_url}; Ctrl-C stops)\n",
+        f"  (API {stack.api_url}, Envoy admin {stack.admin_url}; Ctrl-C stops)\n{monitoring.banner}\n",
         flush=True,
     )
     return stack.supervisor.run_until_interrupted()

@@ -25,7 +25,7 @@ class Process:
     name: str
     command: list[str]
     env: dict[str, str]
-    ready_url: str
+    ready_url: str  # answers 200 once ready; "" for a process that is ready once started
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
 
@@ -85,7 +85,7 @@ class Supervisor:
                 if time.monotonic() > deadline:
                     names = ", ".join(p.name for p in pending)
                     raise RuntimeError(f"not ready after {timeout_seconds:.0f}s: {names}")
-                pending = [p for p in pending if not _answers(client, p.ready_url)]
+                pending = [p for p in pending if p.ready_url and not _answers(client, p.ready_url)]
                 time.sleep(0.1)
 
     def run_until_interrupted(self) -> int:

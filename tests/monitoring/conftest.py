@@ -1,0 +1,13 @@
+"""The manifests rendered once for the monitoring tests, as CI renders them (example secrets)."""
+
+from pathlib import Path
+
+import pytest
+from k8scheck.render import render
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def documents() -> list[dict]:
+    return render(REPO / "k8s", example_secrets=True)

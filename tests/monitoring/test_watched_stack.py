@@ -1,0 +1,226 @@
+"""Both arms of the three services as real processes, watched by a real Prometheus with the PrometheusRule's
+rules and a real Alertmanager with the AlertmanagerConfig's routes, e-mailing a local sink: every recording
+rule and dashboard panel has data, the experiment report reads the traffic, and an outage becomes an e-mail."""
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from experiment.__main__ import main as experiment_report
+from localmonitoring.config import RouteTiming, rule_groups
+from localmonitoring.servers import Ports, configure
+from support.monitoring import Running, query, received_mail, start_all
+from support.services import ProcessGroup, Stack, free_port, launch_stack
+
+pytestmark = pytest.mark.slow
+
+DASHBOARDS = Path(__file__).resolve().parents[2] / "k8s/components/monitoring/dashboards"
+# What each arm's users do: (reviews, of which corrected).
+TRAFFIC = {"stable": (20, 2), "canary": (20, 4)}
+# Grafana's built-in variables, as Grafana would fill them for a short time range.
+BUILT_IN = {"$__rate_interval": "30s", "$__range": "1h", "$__interval": "1s"}
+
+
+@dataclass(frozen=True)
+class Watched:
+    stacks: dict[str, Stack]
+    prometheus: str
+    maildir: Path
+
+
+@pytest.fixture(scope="module")
+def watched(release, documents, tmp_path_factory) -> Iterator[Watched]:
+    folder = tmp_path_factory.mktemp("watched")
+    group = ProcessGroup(folder)
+    running: list[Running] = []
+    try:
+        stacks = {version: launch_stack(group, release, folder, version) for version in TRAFFIC}
+        group.wait_ready(timeout=120)  # six processes starting at once on two shared cores
+        targets = {
+            "model-service": {v: f"127.0.0.1:{s.model.port}" for v, s in stacks.items()},
+            "app-service": {v: f"127.0.0.1:{s.app.port}" for v, s in stacks.items()},
+            "app-frontend": {v: f"127.0.0.1:{s.frontend.port}" for v, s in stacks.items()},
+        }
+        # Scrapes, evaluations and Alertmanager's waits in seconds, not minutes: the test's only difference.
+        servers = configure(
+            folder / "monitoring", documents, targets, Ports(free_port(), free_port(), free_port()), "1s",
+            RouteTiming(group_wait="1s", group_interval="1s"),
+        )  # fmt: skip
+        running = start_all(servers, folder)
+        prometheus = running[-1].server.url
+        _wait_for(lambda: len(query(prometheus, "app_info")) == 6, "a first scrape of every target")
+        _drive_traffic(stacks)
+        _wait_for(
+            lambda: _values(prometheus, "sum by (version) (user_feedback_total)") == {"stable": 20, "canary": 20},
+            "the feedback scraped",
+        )
+        # Series born with the traffic have a rate once scraped twice
+        _wait_for(lambda: len(query(prometheus, "namespace_job_version:http_requests:rate5m")) == 6, "rates")
+        yield Watched(stacks, prometheus, folder / "monitoring" / "mail")
+    finally:
+        for server in reversed(running):
+            server.stop()
+        group.stop_all()
+
+
+def test_every_service_and_version_is_scraped_with_the_labels_the_service_monitor_gives(watched):
+    targets = {
+        (t["metric"]["namespace"], t["metric"]["job"], t["metric"]["version"])
+        for t in query(watched.prometheus, "app_info")
+    }
+
+    assert targets == {
+        ("sentiment", job, version)
+        for job in ("app-frontend", "app-service", "model-service")
+        for version in ("stable", "canary")
+    }
+    assert {sample["value"][1] for sample in query(watched.prometheus, "up")} == {"1"}
+
+
+def test_every_recording_rule_has_a_value_for_both_versions(watched, documents):
+    records = [
+        rule["record"] for group in rule_groups(documents)["groups"] for rule in group["rules"] if "record" in rule
+    ]
+
+    versions = {record: {s["metric"]["version"] for s in query(watched.prometheus, record)} for record in records}
+
+    assert {record: found for record, found in versions.items() if found != {"stable", "canary"}} == {}
+
+
+def test_the_correction_rate_is_the_share_of_reviews_corrected_per_version(watched):
+    rates = _values(watched.prometheus, "namespace_job_version:user_corrections_per_reviews_submitted:ratio_rate1h")
+
+    assert rates == pytest.approx({"stable": 0.1, "canary": 0.2}, rel=0.05)
+
+
+@pytest.mark.parametrize("dashboard", sorted(path.name for path in DASHBOARDS.glob("*.json")))
+def test_every_panel_query_of_the_dashboard_parses_and_has_data(watched, dashboard):
+    board = json.loads((DASHBOARDS / dashboard).read_text())
+    variables = {
+        f"${variable['name']}": "(" + "|".join(_label_values(watched.prometheus, variable["query"]["query"])) + ")"
+        for variable in board["templating"]["list"]
+        if variable["type"] == "query"
+    }
+    queries = {
+        f"{panel['title']} [{target['refId']}]": _substitute(target["expr"], {**BUILT_IN, **variables})
+        for panel in board["panels"]
+        for target in panel["targets"]
+    }
+
+    empty = {name: promql for name, promql in queries.items() if not query(watched.prometheus, promql)}
+
+    assert queries
+    assert empty == {}
+
+
+def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path, capsys):
+    # The window ends on the earlier arm's last scrape: increase() extrapolates to the window's end by up to a
+    # scrape interval, a few percent of a test's seconds of data (nothing of an experiment's days), so the counts
+    # are read within that (tests/experiment shows them exact on a scrape)
+    ends = query(watched.prometheus, 'timestamp(reviews_submitted_total{job="app-service"})')
+    at = min(float(sample["value"][1]) for sample in ends)
+
+    code = experiment_report(
+        ["--prometheus", watched.prometheus, "--window", "1h", "--at", str(at), "--chart", str(tmp_path / "report.png")]
+    )
+
+    printed = capsys.readouterr().out
+    print(printed)
+    assert code == 0
+    rows = {
+        label: row.split() for label, row in re.findall(r"^  (reviews submitted|corrections) +(.+)$", printed, re.M)
+    }
+    reviews, corrections = [int(n) for n in rows["reviews submitted"]], [int(n) for n in rows["corrections"]]
+    assert reviews == pytest.approx([20, 20], rel=0.15), printed
+    assert corrections == pytest.approx([2, 4], abs=1), printed
+    assert "Decision: NOT ENOUGH DATA YET" in printed
+    assert (tmp_path / "report.png").exists()
+
+
+def test_a_stopped_model_service_pages_the_team_by_e_mail_within_a_minute(watched, documents):
+    # Given the canary's model-service stopped
+    canary = watched.stacks["canary"]
+    canary.model.stop()
+    started = time.monotonic()
+
+    # When the canary's users keep sending reviews (each a 503 now)
+    mail = []
+    with httpx.Client(base_url=canary.app.url, headers={"X-App-Version": "canary"}, timeout=5.0) as client:
+        while not mail and time.monotonic() - started < 60:
+            assert client.post("/api/v1/sentiment", json={"review": "Still waiting for my soup."}).status_code == 503
+            mail = [m for m in received_mail(watched.maildir) if "AppServiceErrorBudgetBurnFast" in m["Subject"]]
+            time.sleep(0.5)
+    elapsed = time.monotonic() - started
+
+    # Then the team gets an e-mail saying what burns, within a minute
+    assert mail, f"no e-mail in {elapsed:.0f}s; alerts: {httpx.get(watched.prometheus + '/api/v1/alerts').text}"
+    message = mail[0]
+    text = _text_part(message)
+    headers = "".join(f"{name}: {message[name]}\n" for name in ("From", "To", "Subject", "Date"))
+    print(f"e-mail after {elapsed:.1f}s:\n{headers}\n{text}")
+    assert elapsed < 60
+    assert message["To"] == "sentiment-canary-team@example.com"
+    assert message["Subject"].startswith("[FIRING:1] AppServiceErrorBudgetBurnFast canary")
+    assert (
+        "FIRING AppServiceErrorBudgetBurnFast (critical): app-service canary is burning its error budget 14x too fast"
+        in text
+    )
+    assert (
+        "Runbook: https://github.com/sentiment-canary/sentiment-canary/blob/main/docs/runbooks.md#appserviceerrorbudgetburnfast"
+        in text
+    )
+
+
+def _drive_traffic(stacks: dict[str, Stack]) -> None:
+    """Each arm's users, as the page would call: reviews, then feedback, some of it a correction."""
+    for version, (reviews, corrected) in TRAFFIC.items():
+        stack = stacks[version]
+        for _ in range(3):
+            assert httpx.get(stack.frontend.url + "/").status_code == 200
+        with httpx.Client(base_url=stack.app.url, headers={"X-App-Version": version}, timeout=10.0) as client:
+            assert client.get("/api/v1/version").status_code == 200
+            for index in range(reviews):
+                answer = client.post("/api/v1/sentiment", json={"review": f"The risotto, visit {index}, was lovely."})
+                assert answer.status_code == 200, answer.text
+                predicted = answer.json()["label"]
+                other = "negative" if predicted == "positive" else "positive"
+                label = other if index < corrected else predicted
+                feedback = client.post(f"/api/v1/reviews/{answer.json()['id']}/feedback", json={"label": label})
+                assert feedback.status_code == 200, feedback.text
+
+
+def _values(prometheus: str, promql: str) -> dict[str, float]:
+    return {sample["metric"].get("version", ""): float(sample["value"][1]) for sample in query(prometheus, promql)}
+
+
+def _label_values(prometheus: str, variable_query: str) -> list[str]:
+    """Grafana's label_values(selector, label), through the series API."""
+    selector, label = re.fullmatch(r"label_values\((.+), (\w+)\)", variable_query).groups()
+    series = httpx.get(f"{prometheus}/api/v1/series", params={"match[]": selector}).json()["data"]
+    values = sorted({s[label] for s in series if label in s})
+    assert values, f"{variable_query} has no values"
+    return values
+
+
+def _substitute(expr: str, values: dict[str, str]) -> str:
+    for name in sorted(values, key=len, reverse=True):  # $__rate_interval before $__range...
+        expr = expr.replace(name, values[name])
+    assert "$" not in expr, expr
+    return expr
+
+
+def _text_part(message) -> str:
+    parts = [part for part in message.walk() if part.get_content_type() == "text/plain"]
+    return parts[0].get_payload(decode=True).decode() if parts else ""
+
+
+def _wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} after {timeout:.0f}s"
+        time.sleep(0.25)
