@@ -9,6 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from support.browser import VIEWPORTS
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +70,18 @@ def test_the_page_has_a_title_a_language_and_a_name_for_every_control(new_visito
         "The food, the service, the place: anything goes. Ctrl+Enter sends it. 0 / 5000"
     )
     expect(visitor.ui.analyse).to_have_accessible_name("Analyse review")
+
+
+def test_on_a_phone_the_form_is_shown_in_its_reading_order(new_visitor):
+    """Box, counter, button, one under the other: what the eye sees follows what a screen reader reads."""
+    visitor = new_visitor()
+    with visitor.step("open the page on a phone"):
+        visitor.page.set_viewport_size(VIEWPORTS["phone"])
+        visitor.open()
+
+    box, count, button = (item.bounding_box() for item in (visitor.ui.review, visitor.ui.count, visitor.ui.analyse))
+    assert box["y"] + box["height"] <= count["y"]
+    assert count["y"] + count["height"] <= button["y"]
 
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
