@@ -130,6 +130,9 @@ def test_a_visitor_over_the_rate_limit_is_asked_to_slow_down(new_visitor, stack,
             expect(visitor.ui.alert).to_have_text("Too many requests: please slow down and try again in a few seconds.")
             expect(visitor.ui.review).to_have_value("And the tiramisu!")
             expect(visitor.ui.analyse).to_be_enabled()
+            # With the first verdict gone, so is the line naming who answered it
+            expect(visitor.ui.verdict).to_be_hidden()
+            expect(visitor.ui.footer).not_to_contain_text("answered by", use_inner_text=True)
             refused = visitor.api_calls("/api/v1/sentiment")[-1].response()
             assert (refused.status, refused.headers["x-local-rate-limit"]) == (429, "true")
         visitor.capture("slow-down")
