@@ -88,6 +88,7 @@ class Visitor:
     def capture(self, state: str) -> None:
         """Screenshots of the whole page as it is now, at each viewport: SCREENSHOTS/<state>-<viewport>.png."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.mouse.move(0, 0)  # no hover left on the last button clicked
         for viewport, size in VIEWPORTS.items():
             self.page.set_viewport_size(size)
             self.page.screenshot(path=SCREENSHOTS / f"{state}-{viewport}.png", full_page=True, animations="disabled")
