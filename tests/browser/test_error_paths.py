@@ -4,7 +4,6 @@ Each fault is real: a stopped process behind the real Envoy, a 429 from
 Envoy's own rate limiter. Each test puts the system back as it found it.
 """
 
-import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +13,10 @@ import pytest
 from localstack.stack import LocalStack
 from playwright.sync_api import expect
 from support.mesh import REPO
+from support.review_page import A_VERDICT
 
 pytestmark = pytest.mark.slow
 
-A_VERDICT = re.compile(r"^(Positive|Negative)")
 RATE_LIMIT_FILTER = "components/istio/envoy-filter-rate-limit-api.yaml"
 
 

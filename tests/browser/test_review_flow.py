@@ -7,7 +7,6 @@ CORS preflight. Every version named here comes from the answering service
 itself, never from what the test asked for.
 """
 
-import re
 import sqlite3
 from contextlib import closing
 
@@ -16,10 +15,10 @@ import pytest
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 from scipy.stats import binom
+from support.review_page import A_VERDICT
 
 pytestmark = pytest.mark.slow
 
-A_VERDICT = re.compile(r"^(Positive|Negative)")
 OPPOSITE = {"positive": "negative", "negative": "positive"}
 CANARY_SHARE = 0.10
 
