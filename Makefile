@@ -19,9 +19,10 @@ WINDOW ?= 7d
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md).
 K8S_SCHEMAS_DIR ?= ../shared/schemas
 export K8S_SCHEMAS_DIR
-# Debian packages the tests run: promtool, amtool, and docker-compose (which
-# validates docker-compose.yml without a Docker engine). Add yours to this list.
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
+# Debian packages the tests run: promtool, amtool, docker-compose (which
+# validates docker-compose.yml without a Docker engine), and Chromium, which
+# Playwright drives in the browser tests. Add yours to this list.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run compose-mesh test test-fast lint format locks k8s-check model bench experiment-report clean

@@ -147,6 +147,7 @@ async function submitReview(event) {
     showVerdict(await post("/api/v1/sentiment", { review }));
   } catch (error) {
     ui.result.hidden = true;
+    ui.footerChain.hidden = true; // it named who answered the verdict that is gone now
     showAlert(error.message);
   } finally {
     setBusy(false);

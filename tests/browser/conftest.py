@@ -1,0 +1,51 @@
+"""One running system and one Chromium for every browser test; a fresh browser context per visitor.
+
+The package scope (hence the `__init__.py`) stops both once the last browser
+test has run, rather than at the end of the whole session.
+"""
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from localstack.stack import LocalStack
+from playwright.sync_api import Browser, sync_playwright
+from support.browser import ARTIFACTS, CHROMIUM, FAILURES, Visitor, launch_chromium
+from support.mesh import running_stack
+
+
+@pytest.fixture(scope="package")
+def stack(release, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with running_stack(release, tmp_path_factory.mktemp("browser-stack")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no {CHROMIUM}: `make system-deps` installs it (the Debian package chromium)")
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # what is left there is this run's
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_visitor(
+    browser: Browser, stack: LocalStack, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Visitor]]:
+    """Make visitors, each a new person with their own browser context; all are closed afterwards."""
+    failures_dir = FAILURES / re.sub(r"[^\w-]+", "-", request.node.name).strip("-")
+    visitors: list[Visitor] = []
+
+    def new(**options: str) -> Visitor:
+        visitor = Visitor(browser, stack, failures_dir, **options)
+        visitors.append(visitor)
+        return visitor
+
+    yield new
+    for visitor in visitors:
+        visitor.close()
