@@ -4,20 +4,16 @@ Each fault is real: a stopped process behind the real Envoy, a 429 from
 Envoy's own rate limiter. Each test puts the system back as it found it.
 """
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from localstack.stack import LocalStack
 from playwright.sync_api import expect
-from support.mesh import REPO
+from support.mesh import tight_rate_limit
 from support.review_page import A_VERDICT
 
 pytestmark = pytest.mark.slow
-
-RATE_LIMIT_FILTER = "components/istio/envoy-filter-rate-limit-api.yaml"
 
 
 @contextmanager
@@ -29,30 +25,6 @@ def stopped(stack: LocalStack, name: str) -> Iterator[None]:
     finally:
         stack.supervisor.start(stack.supervisor.process(name))
         stack.supervisor.wait_ready(names=[name])
-
-
-@contextmanager
-def one_api_request_an_hour(stack: LocalStack, work_dir: Path) -> Iterator[None]:
-    """Envoy rebuilt from a copy of k8s/ whose API rate limit lets one request through, then none for an hour.
-
-    The limit of k8s/ (bursts of 200, refilled at 100/s) cannot be held empty from outside for the
-    moment the page calls: a token comes back every 10 ms. The same filter with a smaller bucket makes
-    the page's 429 certain; the page cannot tell the difference.
-    """
-    k8s = work_dir / "k8s"
-    shutil.copytree(REPO / "k8s", k8s)
-    limit = k8s / RATE_LIMIT_FILTER
-    text = limit.read_text()
-    for real, tight in [("max_tokens: 200", "max_tokens: 1"), ("tokens_per_fill: 100", "tokens_per_fill: 1"),
-                        ("fill_interval: 1s", "fill_interval: 3600s")]:  # fmt: skip
-        assert real in text, f"{RATE_LIMIT_FILTER} no longer says {real!r}"
-        text = text.replace(real, tight)
-    limit.write_text(text)
-    stack.rebuild_mesh(k8s)
-    try:
-        yield
-    finally:
-        stack.rebuild_mesh(REPO / "k8s")
 
 
 def test_an_empty_review_gets_an_inline_message_and_sends_nothing(new_visitor):
@@ -113,7 +85,7 @@ def test_with_the_model_service_down_the_page_says_so_and_works_again_once_it_is
 
 
 def test_a_visitor_over_the_rate_limit_is_asked_to_slow_down(new_visitor, stack, tmp_path):
-    with one_api_request_an_hour(stack, tmp_path):
+    with tight_rate_limit(stack, tmp_path, tokens=1):
         # Given a visitor whose first review used the gateway's only token
         visitor = new_visitor()
         with visitor.step("send a first review"):

@@ -7,6 +7,7 @@ cookie jar: a test decides exactly which cookie a "visitor" holds.
 """
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,3 +99,30 @@ def running_stack(release: Release, state_dir: Path, **options: object) -> Itera
         yield stack
     finally:
         stack.stop()
+
+
+RATE_LIMIT_FILTER = "components/istio/envoy-filter-rate-limit-api.yaml"
+
+
+@contextmanager
+def tight_rate_limit(stack: LocalStack, work_dir: Path, tokens: int) -> Iterator[None]:
+    """Envoy rebuilt from a copy of k8s/ whose API rate limit lets `tokens` requests through, then none for an hour.
+
+    The limit of k8s/ (bursts of 200, refilled at 100/s) cannot be held empty from outside at a
+    given moment: a token comes back every 10 ms, and a slow machine may never send fast enough
+    to empty it. The same filter with a small bucket makes a 429 certain; nothing else changes.
+    """
+    k8s = work_dir / "k8s"
+    shutil.copytree(REPO / "k8s", k8s)
+    limit = k8s / RATE_LIMIT_FILTER
+    text = limit.read_text()
+    for real, tight in [("max_tokens: 200", f"max_tokens: {tokens}"), ("tokens_per_fill: 100", "tokens_per_fill: 1"),
+                        ("fill_interval: 1s", "fill_interval: 3600s")]:  # fmt: skip
+        assert real in text, f"{RATE_LIMIT_FILTER} no longer says {real!r}"
+        text = text.replace(real, tight)
+    limit.write_text(text)
+    stack.rebuild_mesh(k8s)
+    try:
+        yield
+    finally:
+        stack.rebuild_mesh(REPO / "k8s")
