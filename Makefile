@@ -19,9 +19,11 @@ export K8S_SCHEMAS_DIR
 # Debian packages the tests run: promtool, amtool, and docker-compose (which
 # validates docker-compose.yml without a Docker engine). Add yours to this list.
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
+# Debian packages that build and run the images without a Docker engine (make images).
+IMAGE_PACKAGES := podman runc debootstrap
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run test test-fast lint format locks k8s-check model bench clean
+.PHONY: help install system-deps run test test-fast images images-test lint format locks k8s-check model bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,7 +50,14 @@ test: lint system-deps ## lint, then run the whole suite, as CI does
 	$(BIN)/pytest
 
 test-fast: install system-deps ## the inner loop: everything but the slow multi-process tests
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not images"
+
+images: install ## build the three images here with podman, no Docker engine nor registry (as CI does)
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(IMAGE_PACKAGES)"
+	$(BIN)/python -m localimages
+
+images-test: images ## build the images, then run them: ready, non-root, read-only root, a review end to end
+	$(BIN)/pytest -m images tests/images
 
 lint: install ## static checks: ruff, and hadolint on every Dockerfile
 	$(BIN)/ruff check .
