@@ -5,10 +5,10 @@ import sys
 import time
 from pathlib import Path
 
+from lockfiles import SERVICES  # the services with an image
+
 from localimages.base_image import base_image_name, ensure_base_image
 from localimages.podman import Podman, PodmanError
-
-SERVICES = ("model-service", "app-service", "app-frontend")
 
 
 def image_name(service: str) -> str:
@@ -33,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"localimages: base {base}: {how} in {time.monotonic() - started:.1f} s", flush=True)
         rows = []
         for service in args.services or SERVICES:
-            started = time.monotonic()
-            podman.build(image_name(service), args.root / service)
-            rows.append((image_name(service), time.monotonic() - started, podman.image_size(image_name(service))))
-            print(f"localimages: built {rows[-1][0]} in {rows[-1][1]:.1f} s", flush=True)
+            name, started = image_name(service), time.monotonic()
+            podman.build(name, args.root / service)
+            seconds = time.monotonic() - started
+            rows.append((name, seconds, podman.image_size(name)))
+            print(f"localimages: built {name} in {seconds:.1f} s", flush=True)
     except (PodmanError, RuntimeError, ValueError) as error:
         print(f"localimages: {error}", file=sys.stderr)
         return 1
