@@ -23,9 +23,11 @@ export K8S_SCHEMAS_DIR
 # validates docker-compose.yml without a Docker engine), and Chromium, which
 # Playwright drives in the browser tests. Add yours to this list.
 SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium
+# Debian packages that build and run the images without a Docker engine (make images).
+IMAGE_PACKAGES := podman runc debootstrap
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run compose-mesh test test-fast lint format locks k8s-check model bench experiment-report clean
+.PHONY: help install system-deps run compose-mesh test test-fast images images-test lint format locks k8s-check model bench experiment-report clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,11 +54,18 @@ system-deps: ## install the Debian packages the tests need (as root), or print t
 	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages; install them with: sudo $$command" >&2; exit 1; fi; \
 	echo "$$command"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$command
 
-test: lint system-deps ## lint, then run the whole suite, as CI does
+test: lint system-deps images ## lint, build the images, then run the whole suite, as CI does
 	$(BIN)/pytest
 
 test-fast: install system-deps ## the inner loop: everything but the slow multi-process tests
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not images"
+
+images: install ## build the three images here with podman, no Docker engine nor registry (make test does)
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(IMAGE_PACKAGES)"
+	$(BIN)/python -m localimages
+
+images-test: images ## only the image tests: ready, non-root, read-only root, a review end to end
+	$(BIN)/pytest -m images tests/images
 
 lint: install ## static checks: ruff, and hadolint on every Dockerfile
 	$(BIN)/ruff check .

@@ -120,6 +120,22 @@ def test_malformed_json_is_a_422(client):
     assert "JSON" in response.json()["detail"][0]["msg"]
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/sentiment", b'{"review": "a\\ud800b"}'),
+        ("/api/v1/reviews/AAAAAAAAAAAAAAAAAAAAAA/feedback", b'{"label": "\\udfff"}'),
+    ],
+)
+def test_a_lone_surrogate_is_a_422_that_echoes_it_escaped_not_a_500(client, model_service, path, body):
+    # "\ud800" is valid JSON text that decodes to a string UTF-8 cannot encode (nor SQLite store).
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["input"] in ("a\ud800b", "\udfff")
+    assert model_service.predict_calls == 0
+
+
 def test_a_body_over_the_byte_limit_is_refused_with_413_before_it_is_parsed(make_client, model_service):
     client = make_client(max_request_bytes=2048)
 

@@ -83,6 +83,35 @@ def test_malformed_json_is_a_422(client):
     assert "JSON" in response.json()["detail"][0]["msg"]
 
 
+@pytest.mark.parametrize("path", ["/v1/predict", "/v1/predict/batch"])
+def test_a_lone_surrogate_is_a_422_that_echoes_it_escaped_not_a_500(client, path):
+    # "\ud800" is valid JSON text that decodes to a string UTF-8 cannot encode.
+    body = b'{"review": "a\\ud800b"}' if path == "/v1/predict" else b'{"reviews": ["a\\ud800b"]}'
+
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert "\\ud800" in response.text
+    assert response.json()["detail"][0]["input"] == "a\ud800b"
+
+
+def test_a_body_over_the_byte_limit_is_refused_with_413_before_it_is_parsed(release, tmp_path):
+    settings = settings_for(release, tmp_path, max_request_bytes=2048)
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        declared = client.post("/v1/predict/batch", json={"reviews": ["x" * 1000] * 3})
+        streamed = client.post(
+            "/v1/predict",
+            content=(b"x" * 1024 for _ in range(3)),  # chunked: no Content-Length to trust
+            headers={"content-type": "application/json"},
+        )
+
+        for response in (declared, streamed):
+            assert response.status_code == 413, response.text
+            assert response.json()["detail"] == "request body too large: at most 2048 bytes"
+        assert client.post("/v1/predict/batch", json={"reviews": ["x" * 1000]}).status_code == 200
+
+
 def test_version_names_the_model_and_its_measured_accuracy(client, release):
     body = client.get("/version").json()
 

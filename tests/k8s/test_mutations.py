@@ -5,7 +5,7 @@ check meant for it report that bug, in words that say what is wrong."""
 import json
 
 import pytest
-from k8scheck import alertmanager, checks, prometheus
+from k8scheck import alertmanager, checks, pod_security, prometheus, security
 from k8scheck.manifests import Manifests
 
 
@@ -220,6 +220,158 @@ def route_to_undefined_receiver(documents):
     find(documents, "AlertmanagerConfig", "sentiment-canary")["spec"]["route"]["receiver"] = "pager"
 
 
+# --- security: the Pod Security Standards' restricted profile, mutual TLS, who may call whom, CORS ---------------
+
+
+def pod_spec(documents: list[dict], deployment: str) -> dict:
+    return find(documents, "Deployment", deployment)["spec"]["template"]["spec"]
+
+
+def windows_host_process(documents):
+    pod_spec(documents, "app-frontend-stable")["securityContext"]["windowsOptions"] = {"hostProcess": True}
+
+
+def share_host_network(documents):
+    pod_spec(documents, "model-service-canary")["hostNetwork"] = True
+
+
+def share_host_pid(documents):
+    pod_spec(documents, "app-service-stable")["hostPID"] = True
+
+
+def privileged_container(documents):
+    container(documents, "app-service-canary")["securityContext"]["privileged"] = True
+
+
+def keep_all_capabilities(documents):
+    del container(documents, "app-frontend-canary")["securityContext"]["capabilities"]
+
+
+def add_sys_admin(documents):
+    container(documents, "model-service-stable")["securityContext"]["capabilities"]["add"] = ["SYS_ADMIN"]
+
+
+def mount_host_path(documents):
+    volumes = pod_spec(documents, "app-service-stable")["volumes"]
+    volumes[:] = [v for v in volumes if v["name"] != "tmp"] + [{"name": "tmp", "hostPath": {"path": "/tmp"}}]
+
+
+def mount_nfs(documents):
+    pod_spec(documents, "model-service-stable")["volumes"].append(
+        {"name": "shared", "nfs": {"server": "nas", "path": "/"}}
+    )
+
+
+def bind_host_port(documents):
+    container(documents, "app-frontend-stable")["ports"][0]["hostPort"] = 8000
+
+
+def probe_another_host(documents):
+    container(documents, "model-service-canary")["readinessProbe"]["httpGet"]["host"] = "169.254.169.254"
+
+
+def unconfined_apparmor(documents):
+    container(documents, "app-service-stable")["securityContext"]["appArmorProfile"] = {"type": "Unconfined"}
+
+
+def unconfined_apparmor_annotation(documents):
+    pod = find(documents, "Deployment", "app-frontend-canary")["spec"]["template"]
+    pod["metadata"]["annotations"]["container.apparmor.security.beta.kubernetes.io/app-frontend"] = "unconfined"
+
+
+def custom_selinux_type(documents):
+    pod_spec(documents, "model-service-stable")["securityContext"]["seLinuxOptions"] = {"type": "spc_t"}
+
+
+def unmasked_proc(documents):
+    container(documents, "app-service-canary")["securityContext"]["procMount"] = "Unmasked"
+
+
+def unconfined_seccomp(documents):
+    pod_spec(documents, "app-frontend-stable")["securityContext"]["seccompProfile"] = {"type": "Unconfined"}
+
+
+def no_seccomp(documents):
+    del pod_spec(documents, "app-service-canary")["securityContext"]["seccompProfile"]
+
+
+def unsafe_sysctl(documents):
+    pod_spec(documents, "model-service-canary")["securityContext"]["sysctls"] = [
+        {"name": "kernel.msgmax", "value": "1"}
+    ]
+
+
+def allow_privilege_escalation(documents):
+    del container(documents, "model-service-stable")["securityContext"]["allowPrivilegeEscalation"]
+
+
+def container_runs_as_root_explicitly(documents):
+    container(documents, "app-service-stable")["securityContext"]["runAsNonRoot"] = False
+
+
+def run_as_uid_0(documents):
+    container(documents, "app-frontend-canary")["securityContext"]["runAsUser"] = 0
+
+
+def init_container_without_security_context(documents):
+    pod_spec(documents, "model-service-stable")["initContainers"] = [{"name": "fetch", "image": "busybox:1"}]
+
+
+def permissive_mtls(documents):
+    find(documents, "PeerAuthentication", "default")["spec"]["mtls"]["mode"] = "PERMISSIVE"
+
+
+def mtls_for_some_pods_only(documents):
+    find(documents, "PeerAuthentication", "default")["spec"]["selector"] = {"matchLabels": {"app": "model-service"}}
+
+
+def plain_text_port(documents):
+    find(documents, "PeerAuthentication", "default")["spec"]["portLevelMtls"] = {"8000": {"mode": "DISABLE"}}
+
+
+def model_service_callers(documents) -> dict:
+    return find(documents, "AuthorizationPolicy", "model-service-callers")["spec"]
+
+
+def frontend_may_call_the_model_service(documents):
+    model_service_callers(documents)["rules"][0]["from"][0]["source"]["principals"].append(
+        "cluster.local/ns/sentiment/sa/app-frontend"
+    )
+
+
+def any_caller_may_call_the_model_service(documents):
+    del model_service_callers(documents)["rules"][0]["from"]
+
+
+def callers_by_namespace(documents):
+    model_service_callers(documents)["rules"][0]["from"][0]["source"] = {"namespaces": ["sentiment"]}
+
+
+def policy_selects_no_model_service(documents):
+    model_service_callers(documents)["selector"]["matchLabels"] = {"app": "model-svc"}
+
+
+def app_service_canary_runs_as_another_account(documents):
+    pod_spec(documents, "app-service-canary")["serviceAccountName"] = "app-frontend"
+
+
+def delete_the_app_service_account(documents):
+    documents.remove(find(documents, "ServiceAccount", "app-service"))
+
+
+def cors_allows_everyone(documents):
+    find(documents, "ConfigMap", "app-service-canary")["data"]["CORS_ALLOWED_ORIGINS"] = "*"
+
+
+def cors_allows_another_site(documents):
+    config = find(documents, "ConfigMap", "app-service-stable")["data"]
+    config["CORS_ALLOWED_ORIGINS"] += ",https://evil.example"
+
+
+def cors_allows_plain_http(documents):
+    find(documents, "ConfigMap", "app-service-stable")["data"]["CORS_ALLOWED_ORIGINS"] = "http://app-frontend.k8s.local"
+
+
 MUTATIONS = [
     # (mutation, check that must catch it, what it must say)
     (swap_weights, checks.canary_weights, "the canary gets 90% of new visitors; the documented share is 10%"),
@@ -290,11 +442,6 @@ MUTATIONS = [
         "Deployment/model-service-stable: model-service has no limits for cpu, memory",
     ),
     (writable_root_filesystem, checks.pods_are_hardened, "must set readOnlyRootFilesystem: true"),
-    (
-        run_as_root,
-        checks.pods_are_hardened,
-        "Deployment/app-frontend-stable: the pod must set securityContext.runAsNonRoot: true",
-    ),
     (
         forget_image_tag,
         checks.images_are_pinned,
@@ -387,6 +534,170 @@ MUTATIONS = [
         alertmanager.config_problems,
         'undefined receiver "sentiment/sentiment-canary/pager"',
     ),
+    # Each control of the Pod Security Standards' restricted profile
+    (
+        windows_host_process,
+        pod_security.pods_meet_the_restricted_standard,
+        "HostProcess: the pod sets securityContext.windowsOptions.hostProcess",
+    ),
+    (
+        share_host_network,
+        pod_security.pods_meet_the_restricted_standard,
+        "Host Namespaces: the pod sets hostNetwork: true",
+    ),
+    (share_host_pid, pod_security.pods_meet_the_restricted_standard, "Host Namespaces: the pod sets hostPID: true"),
+    (
+        privileged_container,
+        pod_security.pods_meet_the_restricted_standard,
+        "Privileged Containers: container app-service sets securityContext.privileged",
+    ),
+    (
+        keep_all_capabilities,
+        pod_security.pods_meet_the_restricted_standard,
+        "Capabilities: container app-frontend must drop ALL capabilities",
+    ),
+    (
+        add_sys_admin,
+        pod_security.pods_meet_the_restricted_standard,
+        "Capabilities: container model-service adds capabilities SYS_ADMIN",
+    ),
+    (mount_host_path, pod_security.pods_meet_the_restricted_standard, "Volume Types: volume tmp is of type hostPath"),
+    (mount_nfs, pod_security.pods_meet_the_restricted_standard, "Volume Types: volume shared is of type nfs"),
+    (
+        bind_host_port,
+        pod_security.pods_meet_the_restricted_standard,
+        "Host Ports: container app-frontend binds hostPort 8000",
+    ),
+    (
+        probe_another_host,
+        pod_security.pods_meet_the_restricted_standard,
+        "Host Probes / Lifecycle Hooks: container model-service readinessProbe.httpGet asks host 169.254.169.254",
+    ),
+    (
+        unconfined_apparmor,
+        pod_security.pods_meet_the_restricted_standard,
+        "AppArmor: container app-service sets appArmorProfile.type Unconfined",
+    ),
+    (
+        unconfined_apparmor_annotation,
+        pod_security.pods_meet_the_restricted_standard,
+        "AppArmor: annotation container.apparmor.security.beta.kubernetes.io/app-frontend is unconfined",
+    ),
+    (
+        custom_selinux_type,
+        pod_security.pods_meet_the_restricted_standard,
+        "SELinux: the pod sets seLinuxOptions.type spc_t",
+    ),
+    (
+        unmasked_proc,
+        pod_security.pods_meet_the_restricted_standard,
+        "/proc Mount Type: container app-service sets procMount Unmasked",
+    ),
+    (
+        unconfined_seccomp,
+        pod_security.pods_meet_the_restricted_standard,
+        "Seccomp: the pod sets seccompProfile.type Unconfined",
+    ),
+    (
+        no_seccomp,
+        pod_security.pods_meet_the_restricted_standard,
+        "Seccomp: container app-service has no seccompProfile (RuntimeDefault), nor has the pod",
+    ),
+    (unsafe_sysctl, pod_security.pods_meet_the_restricted_standard, "Sysctls: the pod sets sysctl kernel.msgmax"),
+    (
+        allow_privilege_escalation,
+        pod_security.pods_meet_the_restricted_standard,
+        "Deployment/model-service-stable: Pod Security Standard restricted, Privilege Escalation: container "
+        "model-service must set securityContext.allowPrivilegeEscalation: false",
+    ),
+    (
+        run_as_root,
+        pod_security.pods_meet_the_restricted_standard,
+        "Deployment/app-frontend-stable: Pod Security Standard restricted, Running as Non-root: container "
+        "app-frontend must run with securityContext.runAsNonRoot: true (or the pod)",
+    ),
+    (
+        container_runs_as_root_explicitly,
+        pod_security.pods_meet_the_restricted_standard,
+        "Running as Non-root: container app-service must run with",
+    ),
+    (
+        run_as_uid_0,
+        pod_security.pods_meet_the_restricted_standard,
+        "Running as Non-root user: container app-frontend sets runAsUser: 0",
+    ),
+    (
+        init_container_without_security_context,
+        pod_security.pods_meet_the_restricted_standard,
+        "Privilege Escalation: container fetch must set securityContext.allowPrivilegeEscalation: false",
+    ),
+    (
+        init_container_without_security_context,
+        pod_security.pods_meet_the_restricted_standard,
+        "Capabilities: container fetch must drop ALL capabilities",
+    ),
+    # Mutual TLS everywhere
+    (
+        permissive_mtls,
+        security.mutual_tls_is_strict,
+        "namespace sentiment: no PeerAuthentication without a selector sets mtls.mode STRICT",
+    ),
+    (permissive_mtls, security.mutual_tls_is_strict, "PeerAuthentication/default: mtls sets mode PERMISSIVE"),
+    (
+        mtls_for_some_pods_only,
+        security.mutual_tls_is_strict,
+        "namespace sentiment: no PeerAuthentication without a selector sets mtls.mode STRICT",
+    ),
+    (plain_text_port, security.mutual_tls_is_strict, "PeerAuthentication/default: port 8000 sets mode DISABLE"),
+    # Only the app-service calls the model-service
+    (
+        frontend_may_call_the_model_service,
+        security.only_the_app_service_calls_the_model_service,
+        "AuthorizationPolicy/model-service-callers: allows cluster.local/ns/sentiment/sa/app-frontend, which is not "
+        "the service account of the app-service's pods (sentiment/app-service)",
+    ),
+    (
+        any_caller_may_call_the_model_service,
+        security.only_the_app_service_calls_the_model_service,
+        "AuthorizationPolicy/model-service-callers: rule 0 has no `from`, so it allows every caller",
+    ),
+    (
+        callers_by_namespace,
+        security.only_the_app_service_calls_the_model_service,
+        "a source without principals ({'namespaces': ['sentiment']}) allows callers that are not the app-service",
+    ),
+    (
+        policy_selects_no_model_service,
+        security.only_the_app_service_calls_the_model_service,
+        "Deployment/model-service-canary: no ALLOW AuthorizationPolicy selects its pods, so any workload may call it",
+    ),
+    (
+        app_service_canary_runs_as_another_account,
+        security.only_the_app_service_calls_the_model_service,
+        "no AuthorizationPolicy of the model-service allows the app-service's service account app-frontend",
+    ),
+    (
+        delete_the_app_service_account,
+        security.only_the_app_service_calls_the_model_service,
+        "allows cluster.local/ns/sentiment/sa/app-service, and ServiceAccount/app-service does not exist",
+    ),
+    # Browsers may call the app-service from the frontend's page only
+    (
+        cors_allows_everyone,
+        security.cors_allows_only_the_frontend,
+        "Deployment/app-service-canary: CORS_ALLOWED_ORIGINS is '*'; it must be exactly the frontend's public "
+        "origin https://app-frontend.k8s.local",
+    ),
+    (
+        cors_allows_another_site,
+        security.cors_allows_only_the_frontend,
+        "CORS_ALLOWED_ORIGINS is 'https://app-frontend.k8s.local,https://evil.example'",
+    ),
+    (
+        cors_allows_plain_http,
+        security.cors_allows_only_the_frontend,
+        "CORS_ALLOWED_ORIGINS is 'http://app-frontend.k8s.local'",
+    ),
 ]
 
 
@@ -449,3 +760,23 @@ def test_a_claim_naming_a_missing_volume_does_not_bind(rendered_local_storage):
     assert checks.claims_bind(Manifests(documents)) == [
         "PersistentVolumeClaim/model-cache: names PersistentVolume/sentiment-model-cach, which does not exist"
     ]
+
+
+def allowed_by_the_restricted_standard(documents):
+    """What the standard allows, so that a check cannot pass by forbidding more than it does."""
+    pod = pod_spec(documents, "app-service-stable")
+    del pod["securityContext"]["runAsNonRoot"]  # set on every container instead
+    pod["securityContext"]["seccompProfile"] = {"type": "Localhost", "localhostProfile": "profiles/app.json"}
+    pod["securityContext"]["sysctls"] = [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}]
+    pod["volumes"].append({"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}})
+    security_context = pod["containers"][0]["securityContext"]
+    security_context["runAsNonRoot"] = True
+    security_context["capabilities"]["add"] = ["NET_BIND_SERVICE"]
+    security_context["appArmorProfile"] = {"type": "RuntimeDefault"}
+    security_context["seLinuxOptions"] = {"type": "container_t"}
+
+
+def test_what_the_restricted_standard_allows_passes(documents):
+    allowed_by_the_restricted_standard(documents)
+
+    assert pod_security.pods_meet_the_restricted_standard(Manifests(documents)) == []

@@ -4,9 +4,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 from app_service.body_limit import BodySizeLimitMiddleware
+from app_service.invalid_input import invalid_input
 from app_service.metrics import Metrics, RequestMetricsMiddleware
 from app_service.model_client import ModelClient, build_http_client
 from app_service.routes import RELEASE, api, operations
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=RELEASE,
         summary="Classifies restaurant reviews through the model-service and keeps the users' feedback.",
         lifespan=lifespan,
+        exception_handlers={RequestValidationError: invalid_input},
     )
     app.state.settings = settings
     app.state.metrics = metrics

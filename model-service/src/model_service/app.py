@@ -5,7 +5,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
+from model_service.body_limit import BodySizeLimitMiddleware
+from model_service.invalid_input import invalid_input
 from model_service.metrics import Metrics, RequestMetricsMiddleware
 from model_service.model_loader import load_until_ready
 from model_service.model_store import ModelStore
@@ -35,10 +38,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=RELEASE,
         summary="Restaurant-review sentiment predictions from a sha256-pinned scikit-learn model.",
         lifespan=lifespan,
+        exception_handlers={RequestValidationError: invalid_input},
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.model = state
+    # The last added runs first: X-Served-By and metrics see every answer, a 413 included.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_middleware(ServedByMiddleware, service="model-service", app_version=settings.app_version)
     app.include_router(router)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from k8scheck import contract
+from k8scheck import contract, pod_security, security
 from k8scheck.manifests import (
     Manifests,
     env_references,
@@ -336,20 +336,13 @@ def model_is_pinned(m: Manifests) -> list[str]:
 
 
 def pods_are_hardened(m: Manifests) -> list[str]:
-    """Non-root, no privilege escalation, all capabilities dropped, read-only root filesystem, requests and limits."""
+    """Beyond the Pod Security Standards (pod_security.py): a read-only root filesystem, requests and limits."""
     problems = []
     for workload in m.workloads():
-        if not workload.pod["spec"].get("securityContext", {}).get("runAsNonRoot"):
-            problems.append(f"{workload.ref}: the pod must set securityContext.runAsNonRoot: true")
         for container in workload.containers:
-            security = container.get("securityContext", {})
             where = f"{workload.ref}: {container['name']}"
-            if security.get("allowPrivilegeEscalation") is not False:
-                problems.append(f"{where} must set allowPrivilegeEscalation: false")
-            if security.get("readOnlyRootFilesystem") is not True:
+            if container.get("securityContext", {}).get("readOnlyRootFilesystem") is not True:
                 problems.append(f"{where} must set readOnlyRootFilesystem: true")
-            if "ALL" not in security.get("capabilities", {}).get("drop", []):
-                problems.append(f"{where} must drop ALL capabilities")
             resources = container.get("resources", {})
             for bound in ("requests", "limits"):
                 missing = [r for r in ("cpu", "memory") if r not in resources.get(bound, {})]
@@ -553,9 +546,13 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     versions_are_consistent,
     model_is_pinned,
     pods_are_hardened,
+    pod_security.pods_meet_the_restricted_standard,
     images_are_pinned,
     outbound_hosts_are_declared,
     authorization_principals_exist,
+    security.mutual_tls_is_strict,
+    security.only_the_app_service_calls_the_model_service,
+    security.cors_allows_only_the_frontend,
     service_monitors_select_services,
     rules_select_scraped_targets,
     alerts_are_actionable,

@@ -1,0 +1,82 @@
+"""The services' images as real containers on 127.0.0.1, run as the Kubernetes manifests run their pods.
+
+podman with the host's network (the only kind these machines allow): each
+container listens on its own free port. Like the pods: the image's own user, a
+read-only root filesystem with a tmpfs on /tmp and volumes where the service
+keeps data, every capability dropped, no privilege escalation.
+"""
+
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from localimages.podman import Podman
+
+from support.services import free_port
+
+IMAGE_USER = 10001  # the Dockerfiles' USER, which the manifests' runAsUser repeats
+
+
+class Container:
+    def __init__(
+        self, podman: Podman, image: str, env: dict[str, str], volumes: dict[Path, str], port: int | None = None
+    ) -> None:
+        """Start `image`; volumes maps a host folder to `/path/in/container` (or `/path:ro`)."""
+        self._podman = podman
+        self.image = image
+        self.name = f"sentiment-test-{uuid.uuid4().hex[:12]}"
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = {**env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        podman.run(
+            "run", "--detach", "--name", self.name, "--network", "host",
+            "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,mode=1777,size=64m",
+            "--cap-drop", "all", "--security-opt", "no-new-privileges",
+            "--health-interval", "disable",  # no systemd here to run it on a timer; `healthcheck()` runs it once
+            *(argument for name, value in settings.items() for argument in ("--env", f"{name}={value}")),
+            *(argument for host, inside in volumes.items() for argument in ("--volume", f"{host}:{inside}")),
+            image,
+        )  # fmt: skip
+        self.started = time.monotonic()
+
+    def wait_until(self, path: str, status: int = 200, timeout: float = 60.0) -> float:
+        """Seconds from the start until `path` answers `status`; fails with the container's log."""
+        deadline = self.started + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            if self._inspect("{{.State.Running}}") != "true":
+                raise AssertionError(f"{self.image} exited:\n{self.logs()}")
+            try:
+                response = httpx.get(self.url + path, timeout=2.0)
+                if response.status_code == status:
+                    return time.monotonic() - self.started
+                last = response.text
+            except httpx.TransportError as error:
+                last = error
+            time.sleep(0.1)
+        raise AssertionError(f"{self.image} {path} never answered {status} (last: {last!r}); log:\n{self.logs()}")
+
+    def logs(self) -> str:
+        result = self._podman.run("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def exec(self, *command: str) -> tuple[int, str]:
+        """Run a command inside, as the image's user: its exit code and output."""
+        result = self._podman.run("exec", self.name, *command, check=False)
+        return result.returncode, result.stdout + result.stderr
+
+    def healthcheck(self) -> int:
+        """The exit code of the image's own HEALTHCHECK command, run once."""
+        return self._podman.run("healthcheck", "run", self.name, check=False).returncode
+
+    def process_status(self) -> dict[str, str]:
+        """/proc/<pid>/status of the service's process as the host's kernel sees it: its real uid, not a claim."""
+        lines = Path(f"/proc/{self._inspect('{{.State.Pid}}')}/status").read_text().splitlines()
+        return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+    def _inspect(self, template: str) -> str:
+        return self._podman.run("container", "inspect", "--format", template, self.name).stdout.strip()
+
+    def remove(self) -> None:
+        self._podman.run("rm", "--force", "--time", "5", self.name, check=False)

@@ -1,0 +1,3 @@
+from localimages.cli import main
+
+raise SystemExit(main())
