@@ -1,4 +1,4 @@
-"""A fast, exact path for scoring one review with a TF-IDF + logistic regression pipeline.
+"""Fast, exact paths for scoring reviews with a TF-IDF + logistic regression pipeline.
 
 scikit-learn spends about 2 ms per `predict_proba` call on a single review,
 nearly all of it in per-call machinery (input validation, a FeatureUnion's
@@ -15,20 +15,29 @@ replays the very same floating-point operations in the same order:
 So the probabilities are bit-for-bit equal to scikit-learn's, not merely
 close; `Predictor.load` checks that on probe reviews before trusting it, and
 the tests check it on a corpus. Pipelines of any other shape are not compiled
-and are served by scikit-learn itself. Tokenising reuses each vectorizer's
-own `build_analyzer()`, so n-grams are exactly scikit-learn's.
+and are served by scikit-learn itself.
+
+Many reviews at once take another exact path: their n-gram count matrices
+(ngram_counts, equal to CountVectorizer's) go through scikit-learn's own
+arithmetic, the same NumPy and SciPy calls TfidfTransformer, FeatureUnion and
+LogisticRegression make, so only the per-string Python work is replaced.
 """
 
 import math
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
+from itertools import repeat
+from operator import add, mul, truediv
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import normalize
+
+from model_service.ngram_counts import NgramCounter, count_matrix, ngram_counter
 
 # Term counts below this look their tf up in a table of NumPy's own logarithms.
 _TF_TABLE_SIZE = 8192
@@ -38,9 +47,10 @@ _TF_TABLE_SIZE = 8192
 class _Block:
     """One fitted TfidfVectorizer: how to turn text into its normalised features."""
 
-    analyze: Callable[[str], list[str]]
-    vocabulary: dict[str, int]
+    counter: NgramCounter
+    features: int
     idf: list[float]
+    idf_array: np.ndarray
     use_idf: bool
     sublinear_tf: bool
     l2_normalise: bool
@@ -48,10 +58,10 @@ class _Block:
 
 
 class CompiledTextModel:
-    def __init__(self, blocks: list[_Block], coef: list[float], intercept: float) -> None:
+    def __init__(self, blocks: list[_Block], classifier: LogisticRegression) -> None:
         self._blocks = blocks
-        self._coef = coef
-        self._intercept = intercept
+        self._classifier = classifier
+        self._intercept = float(classifier.intercept_[0])
         counts = np.arange(_TF_TABLE_SIZE, dtype=np.float64)
         with np.errstate(divide="ignore"):
             self._sublinear_tf = (np.log(counts) + 1.0).tolist()
@@ -82,9 +92,10 @@ class CompiledTextModel:
             size = len(vectorizer.vocabulary_)
             blocks.append(
                 _Block(
-                    analyze=vectorizer.build_analyzer(),
-                    vocabulary={term: int(index) for term, index in vectorizer.vocabulary_.items()},
+                    counter=ngram_counter(vectorizer),
+                    features=size,
                     idf=vectorizer.idf_.tolist() if vectorizer.use_idf else [1.0] * size,
+                    idf_array=vectorizer.idf_ if vectorizer.use_idf else np.ones(size),
                     use_idf=vectorizer.use_idf,
                     sublinear_tf=vectorizer.sublinear_tf,
                     l2_normalise=vectorizer.norm == "l2",
@@ -92,36 +103,51 @@ class CompiledTextModel:
                 )
             )
             offset += size
-        return cls(blocks, coef, float(classifier.intercept_[0]))
+        return cls(blocks, classifier)
 
     def positive_probability(self, review: str) -> float:
+        # Sums run left to right through functools.reduce: the order of scikit-learn's
+        # loops, at C speed (the built-in sum() may compensate rounding, and so differ).
         decision = 0.0
         for block in self._blocks:
             indices, values = self._features(block, review)
-            coef = block.coef
-            for index, value in zip(indices, values, strict=True):
-                decision += value * coef[index]
+            decision = reduce(add, map(mul, values, map(block.coef.__getitem__, indices)), decision)
         return float(expit(decision + self._intercept))
+
+    def positive_probabilities(self, reviews: list[str]) -> list[float]:
+        """Many reviews at once, through scikit-learn's own arithmetic on exact count matrices."""
+        if not reviews:
+            return []
+        blocks = [self._tf_idf(block, count_matrix(block.counter, reviews, block.features)) for block in self._blocks]
+        # FeatureUnion stacks the blocks exactly so.
+        features = sparse.hstack(blocks).tocsr()
+        return self._classifier.predict_proba(features)[:, 1].tolist()
+
+    @staticmethod
+    def _tf_idf(block: _Block, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        """TfidfTransformer.transform's operations, in its order, on the count matrix (in place)."""
+        if block.sublinear_tf:
+            np.log(counts.data, counts.data)
+            counts.data += 1.0
+        if block.use_idf:
+            counts.data *= block.idf_array[counts.indices]
+        if block.l2_normalise:
+            counts = normalize(counts, norm="l2", copy=False)
+        return counts
 
     def _features(self, block: _Block, review: str) -> tuple[list[int], list[float]]:
         """The block's non-zero features in ascending index order, as sklearn's CSR rows hold them."""
-        counts = Counter([index for index in map(block.vocabulary.get, block.analyze(review)) if index is not None])
-        indices = sorted(counts)
+        indices, counts = block.counter.counts(review)
         tf_of = self._sublinear_tf if block.sublinear_tf else self._plain_tf
-        if counts and max(counts.values()) >= _TF_TABLE_SIZE:
+        if counts and max(counts) >= _TF_TABLE_SIZE:
             tf_of = _TermFrequencies(tf_of, block.sublinear_tf)
-        idf = block.idf
+        values = list(map(tf_of.__getitem__, counts))
         if block.use_idf:
-            values = [tf_of[counts[index]] * idf[index] for index in indices]
-        else:
-            values = [tf_of[counts[index]] for index in indices]
+            values = list(map(mul, values, map(block.idf.__getitem__, indices)))
         if block.l2_normalise:
-            squares = 0.0
-            for value in values:
-                squares += value * value
+            squares = reduce(add, map(mul, values, values), 0.0)
             if squares != 0.0:
-                norm = math.sqrt(squares)
-                values = [value / norm for value in values]
+                values = list(map(truediv, values, repeat(math.sqrt(squares), len(values))))
         return indices, values
 
 
