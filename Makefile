@@ -72,9 +72,9 @@ k8s-check: install system-deps ## render k8s/ and check it offline (schemas, sem
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
-bench: install ## measure prediction latency (in process, over HTTP, through the app-service) and print the tables
-	$(BIN)/python bench/predict_latency.py $(if $(DATA),--data $(DATA))
-	$(BIN)/python bench/review_latency.py
+bench: install ## the model and the request path under load, on the real system (DATA=file.tsv: the real model); docs/performance.md
+	@command -v wrk >/dev/null || $(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=wrk
+	$(BIN)/python -m bench $(if $(DATA),--data $(DATA))
 
 clean: ## remove the virtualenv and everything the system wrote under var/
 	rm -rf $(VENV) var
