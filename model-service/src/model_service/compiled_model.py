@@ -2,11 +2,11 @@
 
 scikit-learn spends about 2 ms per `predict_proba` call on a single review,
 nearly all of it in per-call machinery (input validation, a FeatureUnion's
-joblib dispatch, building and stacking sparse matrices), not arithmetic. This
-module precomputes, per term, what the fitted pipeline multiplies by, and
-replays the very same floating-point operations in the same order:
+joblib dispatch, building and stacking sparse matrices), not arithmetic. For
+one review this module counts the n-grams (ngram_counts) and replays the very
+same floating-point operations in the same order, on small NumPy arrays:
 
-    tf = log(count) + 1             (sublinear_tf; the log taken by NumPy, as sklearn does)
+    tf = log(count) + 1             (sublinear_tf; NumPy's log, as sklearn's)
     x  = tf * idf                   (per term, in ascending feature index)
     x /= sqrt(sum of x*x)           (l2 norm, summed in that order, per vectorizer)
     z  = sum of x * coef + intercept  (over the stacked features, in order, from 0.0)
@@ -25,9 +25,6 @@ LogisticRegression make, so only the per-string Python work is replaced.
 
 import math
 from dataclasses import dataclass
-from functools import reduce
-from itertools import repeat
-from operator import add, mul, truediv
 
 import numpy as np
 from scipy import sparse
@@ -39,8 +36,7 @@ from sklearn.preprocessing import normalize
 
 from model_service.ngram_counts import NgramCounter, count_matrix, ngram_counter
 
-# Term counts below this look their tf up in a table of NumPy's own logarithms.
-_TF_TABLE_SIZE = 8192
+_ZERO = np.zeros(1)
 
 
 @dataclass(frozen=True)
@@ -49,12 +45,11 @@ class _Block:
 
     counter: NgramCounter
     features: int
-    idf: list[float]
-    idf_array: np.ndarray
+    idf: np.ndarray
     use_idf: bool
     sublinear_tf: bool
     l2_normalise: bool
-    coef: list[float]
+    coef: np.ndarray
 
 
 class CompiledTextModel:
@@ -62,10 +57,6 @@ class CompiledTextModel:
         self._blocks = blocks
         self._classifier = classifier
         self._intercept = float(classifier.intercept_[0])
-        counts = np.arange(_TF_TABLE_SIZE, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            self._sublinear_tf = (np.log(counts) + 1.0).tolist()
-        self._plain_tf = counts.tolist()
 
     @classmethod
     def compile(cls, pipeline: object) -> "CompiledTextModel | None":
@@ -83,7 +74,7 @@ class CompiledTextModel:
             return None
         if not all(_is_supported_vectorizer(v) for v in vectorizers):
             return None
-        coef = classifier.coef_[0].tolist()
+        coef = classifier.coef_[0]
         if sum(len(v.vocabulary_) for v in vectorizers) != len(coef):
             return None
         blocks = []
@@ -94,8 +85,7 @@ class CompiledTextModel:
                 _Block(
                     counter=ngram_counter(vectorizer),
                     features=size,
-                    idf=vectorizer.idf_.tolist() if vectorizer.use_idf else [1.0] * size,
-                    idf_array=vectorizer.idf_ if vectorizer.use_idf else np.ones(size),
+                    idf=vectorizer.idf_ if vectorizer.use_idf else np.ones(size),
                     use_idf=vectorizer.use_idf,
                     sublinear_tf=vectorizer.sublinear_tf,
                     l2_normalise=vectorizer.norm == "l2",
@@ -106,12 +96,10 @@ class CompiledTextModel:
         return cls(blocks, classifier)
 
     def positive_probability(self, review: str) -> float:
-        # Sums run left to right through functools.reduce: the order of scikit-learn's
-        # loops, at C speed (the built-in sum() may compensate rounding, and so differ).
-        decision = 0.0
-        for block in self._blocks:
-            indices, values = self._features(block, review)
-            decision = reduce(add, map(mul, values, map(block.coef.__getitem__, indices)), decision)
+        # np.add.accumulate adds strictly left to right from 0.0, as scikit-learn's loops do
+        # (np.sum and np.dot pair up or vectorise the additions, and so may round differently).
+        terms = [self._weighted_features(block, review) for block in self._blocks]
+        decision = np.add.accumulate(np.concatenate([_ZERO, *terms]))[-1]
         return float(expit(decision + self._intercept))
 
     def positive_probabilities(self, reviews: list[str]) -> list[float]:
@@ -130,40 +118,23 @@ class CompiledTextModel:
             np.log(counts.data, counts.data)
             counts.data += 1.0
         if block.use_idf:
-            counts.data *= block.idf_array[counts.indices]
+            counts.data *= block.idf[counts.indices]
         if block.l2_normalise:
             counts = normalize(counts, norm="l2", copy=False)
         return counts
 
-    def _features(self, block: _Block, review: str) -> tuple[list[int], list[float]]:
-        """The block's non-zero features in ascending index order, as sklearn's CSR rows hold them."""
+    @staticmethod
+    def _weighted_features(block: _Block, review: str) -> np.ndarray:
+        """x * coef for the block's non-zero features, in ascending index order as sklearn's CSR rows hold them."""
         indices, counts = block.counter.counts(review)
-        tf_of = self._sublinear_tf if block.sublinear_tf else self._plain_tf
-        if counts and max(counts) >= _TF_TABLE_SIZE:
-            tf_of = _TermFrequencies(tf_of, block.sublinear_tf)
-        values = list(map(tf_of.__getitem__, counts))
+        values = np.log(counts) + 1.0 if block.sublinear_tf else counts.astype(np.float64)
         if block.use_idf:
-            values = list(map(mul, values, map(block.idf.__getitem__, indices)))
+            values = values * block.idf[indices]
         if block.l2_normalise:
-            squares = reduce(add, map(mul, values, values), 0.0)
+            squares = np.add.accumulate(np.concatenate([_ZERO, values * values]))[-1]
             if squares != 0.0:
-                values = list(map(truediv, values, repeat(math.sqrt(squares), len(values))))
-        return indices, values
-
-
-class _TermFrequencies:
-    """The tf table, extended past its end for the rare term repeated thousands of times."""
-
-    def __init__(self, table: list[float], sublinear: bool) -> None:
-        self._table = table
-        self._sublinear = sublinear
-
-    def __getitem__(self, count: int) -> float:
-        if count < len(self._table):
-            return self._table[count]
-        if self._sublinear:
-            return float(np.log(np.array([count], dtype=np.float64))[0] + 1.0)
-        return float(count)
+                values = values / math.sqrt(squares)
+        return values * block.coef[indices]
 
 
 def _is_binary_logistic_regression(classifier: object) -> bool:

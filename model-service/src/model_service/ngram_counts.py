@@ -74,12 +74,11 @@ class CharAutomaton:
             features_hit.append(features[found])
         return np.concatenate(reviews_hit), np.concatenate(features_hit)
 
-    def counts(self, review: str) -> tuple[list[int], list[int]]:
+    def counts(self, review: str) -> tuple[np.ndarray, np.ndarray]:
         """One review's features in ascending order, and how often each occurs."""
         text = self._text(review)
         features = np.concatenate([found for _, found in self._features_by_start(text, [len(text)])])
-        unique, counts = np.unique(features[features >= 0], return_counts=True)
-        return unique.tolist(), counts.tolist()
+        return np.unique(features[features >= 0], return_counts=True)
 
     def _text(self, review: str) -> str:
         return _WHITE_SPACES.sub(" ", self._preprocess(review))
@@ -118,11 +117,11 @@ class AnalyzerCounter:
         found = features >= 0
         return review_at[found], features[found]
 
-    def counts(self, review: str) -> tuple[list[int], list[int]]:
+    def counts(self, review: str) -> tuple[np.ndarray, np.ndarray]:
         counts = Counter(map(self._vocabulary.get, self._analyze(review)))
         counts.pop(None, None)
         features = sorted(counts)
-        return features, [counts[feature] for feature in features]
+        return np.array(features, dtype=np.int64), np.array([counts[feature] for feature in features], dtype=np.int64)
 
 
 def _word_analyzer(vectorizer: TfidfVectorizer) -> Callable[[str], Iterable[str]] | None:
