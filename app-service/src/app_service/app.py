@@ -24,16 +24,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings.database_path)
         metrics.awaiting_feedback.set(await store.count_awaiting_feedback())
         http = build_http_client(
-            str(settings.model_service_url),
             connect_timeout=settings.model_service_connect_timeout_seconds,
             read_timeout=settings.model_service_timeout_seconds,
         )
         app.state.store = store
-        app.state.model_client = ModelClient(http, metrics)
+        app.state.model_client = ModelClient(http, str(settings.model_service_url), metrics)
         try:
             yield
         finally:
-            await http.aclose()
+            await http.close()
             store.close()
 
     app = FastAPI(
