@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app_service.body_limit import BodySizeLimitMiddleware
 from app_service.metrics import Metrics, RequestMetricsMiddleware
 from app_service.model_client import ModelClient, build_http_client
-from app_service.routes import RELEASE, api, operations
+from app_service.routes import RELEASE, Services, api, operations
 from app_service.served_by import ServedByMiddleware
 from app_service.settings import Settings
 from app_service.store import open_store
@@ -27,8 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             connect_timeout=settings.model_service_connect_timeout_seconds,
             read_timeout=settings.model_service_timeout_seconds,
         )
-        app.state.store = store
-        app.state.model_client = ModelClient(http, str(settings.model_service_url), metrics)
+        model = ModelClient(http, str(settings.model_service_url), metrics)
+        app.state.services = Services(settings, metrics, store, model)
         try:
             yield
         finally:
@@ -41,8 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Classifies restaurant reviews through the model-service and keeps the users' feedback.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
     # The last added runs first: X-Served-By and metrics see every answer, CORS headers reach a 413 too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(

@@ -10,7 +10,7 @@ from model_service.metrics import Metrics, RequestMetricsMiddleware
 from model_service.model_loader import load_until_ready
 from model_service.model_store import ModelStore
 from model_service.predictor import ModelState
-from model_service.routes import RELEASE, router
+from model_service.routes import RELEASE, Serving, router
 from model_service.served_by import ServedByMiddleware
 from model_service.settings import Settings
 
@@ -36,9 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Restaurant-review sentiment predictions from a sha256-pinned scikit-learn model.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
-    app.state.model = state
+    app.state.serving = Serving(settings, metrics, state)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     app.add_middleware(ServedByMiddleware, service="model-service", app_version=settings.app_version)
     app.include_router(router)
