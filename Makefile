@@ -16,9 +16,10 @@ DATA ?=
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md).
 K8S_SCHEMAS_DIR ?= ../shared/schemas
 export K8S_SCHEMAS_DIR
-# Debian packages the tests run: promtool, amtool, and docker-compose (which
-# validates docker-compose.yml without a Docker engine). Add yours to this list.
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose
+# Debian packages the tests run: promtool, amtool, docker-compose (which
+# validates docker-compose.yml without a Docker engine) and wrk (make bench's
+# load generator, smoke-tested). Add yours to this list.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose wrk
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps run compose-mesh test test-fast lint format locks k8s-check model bench clean
@@ -73,7 +74,7 @@ model: install ## train the model release $(MODEL_VERSION) into var/releases (DA
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
 bench: install ## the model and the request path under load, on the real system (DATA=file.tsv: the real model); docs/performance.md
-	@command -v wrk >/dev/null || $(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=wrk
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=wrk
 	$(BIN)/python -m bench $(if $(DATA),--data $(DATA))
 
 clean: ## remove the virtualenv and everything the system wrote under var/
