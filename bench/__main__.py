@@ -16,6 +16,7 @@ import csv
 import datetime
 import os
 import platform
+import resource
 import shutil
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ from model_service.training.demo_data import demo_reviews
 from bench.figures import Figures
 from bench.in_process import exact_on, load_model, time_model
 from bench.load import run_load, write_bodies
-from bench.memory import peak_rss_mib
+from bench.proc import cpu_seconds, peak_rss_mib
 from bench.report import table, write_json
 from bench.startup import time_to_ready
 from bench.system import (
@@ -39,6 +40,8 @@ from bench.system import (
 
 SERVICES = ("model-service", "app-service", "app-frontend")
 CONCURRENCIES = (1, 8)
+# The processes a request to the stable arm passes through, whose CPU time per request is counted.
+LOADED = ("model-service/stable", "app-service/stable", "envoy")
 
 
 def main() -> int:
@@ -73,15 +76,17 @@ def main() -> int:
             run_load(target, bodies, max(CONCURRENCIES), 1)
         for run in range(1, arguments.runs + 1):
             print(f"bench: run {run} of {arguments.runs} (load average {os.getloadavg()[0]:.1f})", flush=True)
-            _run(figures, model, reviews, loads, bodies, arguments.seconds)
+            pids = {name: stack.supervisor.process(name).popen.pid for name in LOADED}
+            _run(figures, model, reviews, loads, bodies, arguments.seconds, pids)
         for name in ("model-service/stable", "app-service/stable", "app-frontend/stable", "envoy"):
             service = name.split("/")[0]
             pid = stack.supervisor.process(name).popen.pid
             figures.record(f"rss_{service}", f"{name}", "MiB", peak_rss_mib(pid))
         for _ in range(arguments.runs):
             for service in SERVICES:
-                seconds = time_to_ready(stack.instance(service, "stable"), arguments.state_dir)
-                figures.record(f"startup_{service}", service, "s", seconds)
+                wall, cpu = time_to_ready(stack.instance(service, "stable"), arguments.state_dir)
+                figures.record(f"startup_{service}", service, "s", wall)
+                figures.record(f"startup_cpu_{service}", f"{service}: CPU time used until ready", "s", cpu)
     finally:
         stack.stop()
     exact = exact_on(model, reviews)
@@ -107,7 +112,7 @@ def main() -> int:
     return 0 if exact and errors == 0 else 1
 
 
-def _run(figures: Figures, model, reviews: list[str], loads, bodies: Path, seconds: int) -> None:
+def _run(figures: Figures, model, reviews: list[str], loads, bodies: Path, seconds: int, pids: dict[str, int]) -> None:
     """One run: the model in process, then each load; ratios against this run's in-process times."""
     times = time_model(model, reviews)
     for key, label, single in (("sklearn", "scikit-learn predict_proba", times.sklearn),
@@ -118,14 +123,35 @@ def _run(figures: Figures, model, reviews: list[str], loads, bodies: Path, secon
     figures.record("served_batch", "served path (compiled batch)", "reviews/s", times.served_batch_per_s)
     for key, label, target in loads:
         for concurrency in CONCURRENCIES:
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
             result = run_load(target, bodies, concurrency, seconds)
+            cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
             name = f"{key}_c{concurrency}"
+            if concurrency == max(CONCURRENCIES):
+                _record_cpu(figures, key, label, cpu_before, cpu_after, result.requests)
             figures.record(f"{name}_p50", f"{label}, concurrency {concurrency}", "ms", result.p50_ms)
             figures.record(f"{name}_p99", "", "ms", result.p99_ms)
             figures.record(f"{name}_rate", "", "requests/s", result.per_second)
             figures.record(f"{name}_errors", "", "requests", result.errors)
             figures.record(f"{name}_ratio", "", "x", result.p50_ms / times.sklearn.p50_ms)
             figures.record(f"{name}_compiled_ratio", "", "x", result.p50_ms / times.served.p50_ms)
+
+
+def _record_cpu(figures: Figures, key: str, label: str, before: dict, after: dict, requests: int) -> None:
+    """CPU milliseconds per request of each process on the path, and what two idle cores could carry at that cost."""
+    total = 0.0
+    for name in before:
+        per_request = (after[name] - before[name]) * 1000 / requests
+        total += per_request
+        figures.record(f"cpu_{key}_{name}", f"{label}: {name}", "ms CPU/request", per_request)
+    figures.record(f"cpu_{key}_total", f"{label}: all of them", "ms CPU/request", total)
+    cores = os.cpu_count() or 1
+    figures.record(f"capacity_{key}", f"{label}: {cores} cores / CPU per request", "requests/s", cores * 1000 / total)
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _reviews(data: Path | None) -> list[str]:

@@ -9,7 +9,32 @@ SECTIONS = (
     ("in process, one review", ("sklearn_single", "served_single")),
     ("in process, a batch of 1,000 reviews", ("sklearn_batch", "served_batch")),
     ("HTTP (wrk, closed loop)", ("predict_c1", "predict_c8", "full_c1", "full_c8")),
-    ("start-up to /readyz 200, model cached", ("startup_model-service", "startup_app-service", "startup_app-frontend")),
+    (
+        "CPU time per request at concurrency 8, by process, and what 2 cores could carry at that cost",
+        (
+            "cpu_predict_model-service/stable",
+            "cpu_predict_wrk",
+            "cpu_predict_total",
+            "capacity_predict",
+            "cpu_full_model-service/stable",
+            "cpu_full_app-service/stable",
+            "cpu_full_envoy",
+            "cpu_full_wrk",
+            "cpu_full_total",
+            "capacity_full",
+        ),
+    ),
+    (
+        "start-up to /readyz 200, model cached",
+        (
+            "startup_model-service",
+            "startup_app-service",
+            "startup_app-frontend",
+            "startup_cpu_model-service",
+            "startup_cpu_app-service",
+            "startup_cpu_app-frontend",
+        ),
+    ),
     ("peak RSS under load", ("rss_model-service", "rss_app-service", "rss_app-frontend", "rss_envoy")),
 )
 # The columns of an HTTP load, each a figure key suffix.

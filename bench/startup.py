@@ -16,10 +16,13 @@ from pathlib import Path
 import httpx
 from localstack.topology import Instance
 
+from bench.proc import cpu_seconds
+
 POLL_SECONDS = 0.005
 
 
-def time_to_ready(instance: Instance, scratch: Path, timeout_seconds: float = 30.0) -> float:
+def time_to_ready(instance: Instance, scratch: Path, timeout_seconds: float = 30.0) -> tuple[float, float]:
+    """Seconds from the start of the process to its first /readyz 200, and the CPU seconds it used until then."""
     port = _free_port()
     env = {**os.environ, **instance.env, "PORT": str(port), "LOG_LEVEL": "warning"}
     if instance.service == "app-service":
@@ -34,7 +37,7 @@ def time_to_ready(instance: Instance, scratch: Path, timeout_seconds: float = 30
                     raise SystemExit(f"bench: {instance.name} exited with {process.returncode} while starting")
                 try:
                     if client.get(url).status_code == 200:
-                        return time.perf_counter() - started
+                        return time.perf_counter() - started, cpu_seconds(process.pid)
                 except httpx.TransportError:
                     pass
                 time.sleep(POLL_SECONDS)
