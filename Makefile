@@ -20,9 +20,10 @@ WINDOW ?= 7d
 K8S_SCHEMAS_DIR ?= ../shared/schemas
 export K8S_SCHEMAS_DIR
 # Debian packages the tests run: promtool, amtool, docker-compose (which
-# validates docker-compose.yml without a Docker engine), and Chromium, which
-# Playwright drives in the browser tests. Add yours to this list.
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium
+# validates docker-compose.yml without a Docker engine), Chromium, which
+# Playwright drives in the browser tests, and wrk (make bench's load generator,
+# smoke-tested). Add yours to this list.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium wrk
 # Debian packages that build and run the images without a Docker engine (make images).
 IMAGE_PACKAGES := podman runc debootstrap
 
@@ -89,9 +90,9 @@ model: install ## train the model release $(MODEL_VERSION) into var/releases (DA
 experiment-report: install ## print the experiment's decision from a Prometheus (PROMETHEUS_URL, WINDOW) and draw it to var/
 	$(BIN)/python -m experiment --prometheus $(PROMETHEUS_URL) --window $(WINDOW) --chart var/experiment-report.png
 
-bench: install ## measure prediction latency (in process, over HTTP, through the app-service) and print the tables
-	$(BIN)/python bench/predict_latency.py $(if $(DATA),--data $(DATA))
-	$(BIN)/python bench/review_latency.py
+bench: install ## the model and the request path under load, on the real system (DATA=file.tsv: the real model); docs/performance.md
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=wrk
+	$(BIN)/python -m bench $(if $(DATA),--data $(DATA))
 
 clean: ## remove the virtualenv and everything the system wrote under var/
 	rm -rf $(VENV) var

@@ -1,10 +1,12 @@
-"""The compiled model gives scikit-learn's probabilities to the bit, or is not used."""
+"""The compiled model gives scikit-learn's probabilities to the bit, one review or many, or is not used."""
 
 import random
 
 import joblib
+import numpy as np
 import pytest
 from model_service.compiled_model import CompiledTextModel
+from model_service.ngram_counts import AnalyzerCounter, CharAutomaton, count_matrix, ngram_counter
 from model_service.predictor import Predictor
 from model_service.training.demo_data import demo_reviews
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
@@ -22,19 +24,42 @@ def random_reviews(count: int) -> list[str]:
     return [" ".join(rng.choices(words, k=rng.randint(0, 60))) for _ in range(count)]
 
 
-def exact_probabilities(pipeline: Pipeline, reviews: list[str]) -> tuple[list[float], list[float]]:
+def assert_exact(pipeline: Pipeline, reviews: list[str]) -> None:
+    """Both compiled paths, one review at a time and all at once, equal predict_proba to the bit."""
     compiled = CompiledTextModel.compile(pipeline)
     assert compiled is not None
-    return [compiled.positive_probability(r) for r in reviews], pipeline.predict_proba(reviews)[:, 1].tolist()
+    reference = pipeline.predict_proba(reviews)[:, 1].tolist()
+    assert [compiled.positive_probability(r) for r in reviews] == reference
+    assert compiled.positive_probabilities(reviews) == reference
 
 
 def test_the_released_model_compiles_to_bit_exact_probabilities(release):
     pipeline = joblib.load(release.folder / release.version / "model.joblib")
-    reviews = REVIEWS + random_reviews(300) + ["", "wow " * 3000, "a" * 9000]
+    odd = ["", "wow " * 3000, "a" * 9000, "\ud800 lone surrogate", "line\n\n\tbreaks"]
+    reviews = REVIEWS + random_reviews(300) + odd
 
-    compiled, reference = exact_probabilities(pipeline, reviews)
+    assert_exact(pipeline, reviews)
 
-    assert compiled == reference
+
+def test_count_matrices_equal_scikit_learns(release):
+    pipeline = joblib.load(release.folder / release.version / "model.joblib")
+    reviews = REVIEWS + random_reviews(200) + ["", "   ", "\x00\n\u2028"]
+
+    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
+        expected = CountVectorizer.transform(vectorizer, reviews)
+        counts = count_matrix(ngram_counter(vectorizer), reviews, len(vectorizer.vocabulary_))
+
+        assert np.array_equal(counts.indptr, expected.indptr)
+        assert np.array_equal(counts.indices, expected.indices)
+        assert np.array_equal(counts.data, expected.data)
+
+
+def test_the_character_automaton_serves_the_released_models_characters(release):
+    pipeline = joblib.load(release.folder / release.version / "model.joblib")
+    vectorizers = dict(pipeline.named_steps["features"].transformer_list)
+
+    assert isinstance(ngram_counter(vectorizers["chars"]), CharAutomaton)
+    assert isinstance(ngram_counter(vectorizers["words"]), AnalyzerCounter)
 
 
 @pytest.mark.parametrize(
@@ -43,14 +68,14 @@ def test_the_released_model_compiles_to_bit_exact_probabilities(release):
         TfidfVectorizer(),
         TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), norm=None),
         TfidfVectorizer(use_idf=False, sublinear_tf=True, lowercase=False),
+        TfidfVectorizer(analyzer="char", ngram_range=(2, 3), strip_accents="unicode"),
+        TfidfVectorizer(ngram_range=(1, 3), stop_words=["the", "a"]),
     ],
 )
 def test_other_tfidf_settings_are_exact_too(vectorizer):
     pipeline = Pipeline([("features", vectorizer), ("classifier", LogisticRegression())]).fit(REVIEWS, LABELS)
 
-    compiled, reference = exact_probabilities(pipeline, random_reviews(200))
-
-    assert compiled == reference
+    assert_exact(pipeline, random_reviews(200))
 
 
 @pytest.mark.parametrize(

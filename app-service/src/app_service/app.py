@@ -11,7 +11,7 @@ from app_service.body_limit import BodySizeLimitMiddleware
 from app_service.invalid_input import invalid_input
 from app_service.metrics import Metrics, RequestMetricsMiddleware
 from app_service.model_client import ModelClient, build_http_client
-from app_service.routes import RELEASE, api, operations
+from app_service.routes import RELEASE, Services, api, operations
 from app_service.served_by import ServedByMiddleware
 from app_service.settings import Settings
 from app_service.store import open_store
@@ -26,16 +26,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings.database_path)
         metrics.awaiting_feedback.set(await store.count_awaiting_feedback())
         http = build_http_client(
-            str(settings.model_service_url),
             connect_timeout=settings.model_service_connect_timeout_seconds,
             read_timeout=settings.model_service_timeout_seconds,
         )
-        app.state.store = store
-        app.state.model_client = ModelClient(http, metrics)
+        model = ModelClient(http, str(settings.model_service_url), metrics)
+        app.state.services = Services(settings, metrics, store, model)
         try:
             yield
         finally:
-            await http.aclose()
+            await http.close()
             store.close()
 
     app = FastAPI(
@@ -45,8 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         exception_handlers={RequestValidationError: invalid_input},
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
     # The last added runs first: X-Served-By and metrics see every answer, CORS headers reach a 413 too.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(

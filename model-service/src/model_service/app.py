@@ -13,7 +13,7 @@ from model_service.metrics import Metrics, RequestMetricsMiddleware
 from model_service.model_loader import load_until_ready
 from model_service.model_store import ModelStore
 from model_service.predictor import ModelState
-from model_service.routes import RELEASE, router
+from model_service.routes import RELEASE, Serving, router
 from model_service.served_by import ServedByMiddleware
 from model_service.settings import Settings
 
@@ -40,9 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         exception_handlers={RequestValidationError: invalid_input},
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
-    app.state.model = state
+    app.state.serving = Serving(settings, metrics, state)
     # The last added runs first: X-Served-By and metrics see every answer, a 413 included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)

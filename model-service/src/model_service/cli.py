@@ -18,11 +18,7 @@ from model_service.app import create_app
 from model_service.manifest import VERSION_PATTERN
 from model_service.model_store import ModelFetchError, ModelStore
 from model_service.settings import Settings
-from model_service.training.dataset import DEFAULT_DATA_SHA256, DEFAULT_DATA_URL, DatasetError, load_dataset
-from model_service.training.demo_data import demo_dataset
-from model_service.training.evaluate import CrossValidationPlan, cross_validate, fit, select_c
-from model_service.training.lexicon import load_lexicon
-from model_service.training.release import ReleaseError, write_release
+from model_service.training.dataset import DEFAULT_DATA_SHA256, DEFAULT_DATA_URL
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -104,6 +100,13 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(arguments: argparse.Namespace) -> int:
+    # Imported here: `serve` starts faster without the training stack (model_selection, the lexicon).
+    from model_service.training.dataset import DatasetError, load_dataset
+    from model_service.training.demo_data import demo_dataset
+    from model_service.training.evaluate import CrossValidationPlan, cross_validate, fit, select_c
+    from model_service.training.lexicon import load_lexicon
+    from model_service.training.release import ReleaseError, write_release
+
     if not re.fullmatch(VERSION_PATTERN, arguments.version):
         print(f"model-service: --version {arguments.version!r} must match {VERSION_PATTERN}", file=sys.stderr)
         return 2

@@ -1,12 +1,12 @@
-"""A fast, exact path for scoring one review with a TF-IDF + logistic regression pipeline.
+"""Fast, exact paths for scoring reviews with a TF-IDF + logistic regression pipeline.
 
 scikit-learn spends about 2 ms per `predict_proba` call on a single review,
 nearly all of it in per-call machinery (input validation, a FeatureUnion's
-joblib dispatch, building and stacking sparse matrices), not arithmetic. This
-module precomputes, per term, what the fitted pipeline multiplies by, and
-replays the very same floating-point operations in the same order:
+joblib dispatch, building and stacking sparse matrices), not arithmetic. For
+one review this module counts the n-grams (ngram_counts) and replays the very
+same floating-point operations in the same order, on small NumPy arrays:
 
-    tf = log(count) + 1             (sublinear_tf; the log taken by NumPy, as sklearn does)
+    tf = log(count) + 1             (sublinear_tf; NumPy's log, as sklearn's)
     x  = tf * idf                   (per term, in ascending feature index)
     x /= sqrt(sum of x*x)           (l2 norm, summed in that order, per vectorizer)
     z  = sum of x * coef + intercept  (over the stacked features, in order, from 0.0)
@@ -15,47 +15,48 @@ replays the very same floating-point operations in the same order:
 So the probabilities are bit-for-bit equal to scikit-learn's, not merely
 close; `Predictor.load` checks that on probe reviews before trusting it, and
 the tests check it on a corpus. Pipelines of any other shape are not compiled
-and are served by scikit-learn itself. Tokenising reuses each vectorizer's
-own `build_analyzer()`, so n-grams are exactly scikit-learn's.
+and are served by scikit-learn itself.
+
+Many reviews at once take another exact path: their n-gram count matrices
+(ngram_counts, equal to CountVectorizer's) go through scikit-learn's own
+arithmetic, the same NumPy and SciPy calls TfidfTransformer, FeatureUnion and
+LogisticRegression make, so only the per-string Python work is replaced.
 """
 
 import math
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import normalize
 
-# Term counts below this look their tf up in a table of NumPy's own logarithms.
-_TF_TABLE_SIZE = 8192
+from model_service.ngram_counts import NgramCounter, count_matrix, ngram_counter
+
+_ZERO = np.zeros(1)
 
 
 @dataclass(frozen=True)
 class _Block:
     """One fitted TfidfVectorizer: how to turn text into its normalised features."""
 
-    analyze: Callable[[str], list[str]]
-    vocabulary: dict[str, int]
-    idf: list[float]
+    counter: NgramCounter
+    features: int
+    idf: np.ndarray
     use_idf: bool
     sublinear_tf: bool
     l2_normalise: bool
-    coef: list[float]
+    coef: np.ndarray
 
 
 class CompiledTextModel:
-    def __init__(self, blocks: list[_Block], coef: list[float], intercept: float) -> None:
+    def __init__(self, blocks: list[_Block], classifier: LogisticRegression) -> None:
         self._blocks = blocks
-        self._coef = coef
-        self._intercept = intercept
-        counts = np.arange(_TF_TABLE_SIZE, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            self._sublinear_tf = (np.log(counts) + 1.0).tolist()
-        self._plain_tf = counts.tolist()
+        self._classifier = classifier
+        self._intercept = float(classifier.intercept_[0])
 
     @classmethod
     def compile(cls, pipeline: object) -> "CompiledTextModel | None":
@@ -73,7 +74,7 @@ class CompiledTextModel:
             return None
         if not all(_is_supported_vectorizer(v) for v in vectorizers):
             return None
-        coef = classifier.coef_[0].tolist()
+        coef = classifier.coef_[0]
         if sum(len(v.vocabulary_) for v in vectorizers) != len(coef):
             return None
         blocks = []
@@ -82,9 +83,9 @@ class CompiledTextModel:
             size = len(vectorizer.vocabulary_)
             blocks.append(
                 _Block(
-                    analyze=vectorizer.build_analyzer(),
-                    vocabulary={term: int(index) for term, index in vectorizer.vocabulary_.items()},
-                    idf=vectorizer.idf_.tolist() if vectorizer.use_idf else [1.0] * size,
+                    counter=ngram_counter(vectorizer),
+                    features=size,
+                    idf=vectorizer.idf_ if vectorizer.use_idf else np.ones(size),
                     use_idf=vectorizer.use_idf,
                     sublinear_tf=vectorizer.sublinear_tf,
                     l2_normalise=vectorizer.norm == "l2",
@@ -92,52 +93,48 @@ class CompiledTextModel:
                 )
             )
             offset += size
-        return cls(blocks, coef, float(classifier.intercept_[0]))
+        return cls(blocks, classifier)
 
     def positive_probability(self, review: str) -> float:
-        decision = 0.0
-        for block in self._blocks:
-            indices, values = self._features(block, review)
-            coef = block.coef
-            for index, value in zip(indices, values, strict=True):
-                decision += value * coef[index]
+        # np.add.accumulate adds strictly left to right from 0.0, as scikit-learn's loops do
+        # (np.sum and np.dot pair up or vectorise the additions, and so may round differently).
+        terms = [self._weighted_features(block, review) for block in self._blocks]
+        decision = np.add.accumulate(np.concatenate([_ZERO, *terms]))[-1]
         return float(expit(decision + self._intercept))
 
-    def _features(self, block: _Block, review: str) -> tuple[list[int], list[float]]:
-        """The block's non-zero features in ascending index order, as sklearn's CSR rows hold them."""
-        counts = Counter([index for index in map(block.vocabulary.get, block.analyze(review)) if index is not None])
-        indices = sorted(counts)
-        tf_of = self._sublinear_tf if block.sublinear_tf else self._plain_tf
-        if counts and max(counts.values()) >= _TF_TABLE_SIZE:
-            tf_of = _TermFrequencies(tf_of, block.sublinear_tf)
-        idf = block.idf
+    def positive_probabilities(self, reviews: list[str]) -> list[float]:
+        """Many reviews at once, through scikit-learn's own arithmetic on exact count matrices."""
+        if not reviews:
+            return []
+        blocks = [self._tf_idf(block, count_matrix(block.counter, reviews, block.features)) for block in self._blocks]
+        # FeatureUnion stacks the blocks exactly so.
+        features = sparse.hstack(blocks).tocsr()
+        return self._classifier.predict_proba(features)[:, 1].tolist()
+
+    @staticmethod
+    def _tf_idf(block: _Block, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        """TfidfTransformer.transform's operations, in its order, on the count matrix (in place)."""
+        if block.sublinear_tf:
+            np.log(counts.data, counts.data)
+            counts.data += 1.0
         if block.use_idf:
-            values = [tf_of[counts[index]] * idf[index] for index in indices]
-        else:
-            values = [tf_of[counts[index]] for index in indices]
+            counts.data *= block.idf[counts.indices]
         if block.l2_normalise:
-            squares = 0.0
-            for value in values:
-                squares += value * value
+            counts = normalize(counts, norm="l2", copy=False)
+        return counts
+
+    @staticmethod
+    def _weighted_features(block: _Block, review: str) -> np.ndarray:
+        """x * coef for the block's non-zero features, in ascending index order as sklearn's CSR rows hold them."""
+        indices, counts = block.counter.counts(review)
+        values = np.log(counts) + 1.0 if block.sublinear_tf else counts.astype(np.float64)
+        if block.use_idf:
+            values = values * block.idf[indices]
+        if block.l2_normalise:
+            squares = np.add.accumulate(np.concatenate([_ZERO, values * values]))[-1]
             if squares != 0.0:
-                norm = math.sqrt(squares)
-                values = [value / norm for value in values]
-        return indices, values
-
-
-class _TermFrequencies:
-    """The tf table, extended past its end for the rare term repeated thousands of times."""
-
-    def __init__(self, table: list[float], sublinear: bool) -> None:
-        self._table = table
-        self._sublinear = sublinear
-
-    def __getitem__(self, count: int) -> float:
-        if count < len(self._table):
-            return self._table[count]
-        if self._sublinear:
-            return float(np.log(np.array([count], dtype=np.float64))[0] + 1.0)
-        return float(count)
+                values = values / math.sqrt(squares)
+        return values * block.coef[indices]
 
 
 def _is_binary_logistic_regression(classifier: object) -> bool:

@@ -1,0 +1,61 @@
+"""The system under test: what `make run` starts, on free ports, with the API's rate limit raised.
+
+The gateway's rate limit (100 requests/s per Envoy, bursts of 200) would turn
+any load test into 429s. The benchmark compiles Envoy from a temporary copy
+of k8s/ whose token bucket is raised, and from nothing else: the routes, the
+sidecar listeners and every other setting are the production manifests'.
+"""
+
+import shutil
+from pathlib import Path
+
+import yaml
+from localstack.model_release import LocalRelease
+from localstack.stack import LocalStack
+from localstack.topology import API_HOST, Ports
+
+from bench.load import Target
+
+RATE_LIMIT_FILE = Path("components/istio/envoy-filter-rate-limit-api.yaml")
+BENCH_TOKENS_PER_SECOND = 1_000_000
+
+
+def k8s_without_rate_limit(k8s_dir: Path, into: Path) -> Path:
+    """A copy of k8s_dir whose API token bucket holds a million tokens, refilled every second."""
+    copy = into / "k8s"
+    shutil.copytree(k8s_dir, copy)
+    path = copy / RATE_LIMIT_FILE
+    envoy_filter = yaml.safe_load(path.read_text())
+    patches = [p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "VIRTUAL_HOST"]
+    for patch in patches:
+        limit = patch["patch"]["value"]["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
+        limit["token_bucket"].update(max_tokens=BENCH_TOKENS_PER_SECOND, tokens_per_fill=BENCH_TOKENS_PER_SECOND)
+    if not patches:
+        raise SystemExit(f"bench: no token bucket found in {path}")
+    path.write_text(yaml.safe_dump(envoy_filter, sort_keys=False))
+    return copy
+
+
+def start_system(release: LocalRelease, state_dir: Path, k8s_dir: Path) -> LocalStack:
+    stack = LocalStack(release, state_dir, k8s_dir=k8s_dir, ports=Ports.free(), log_dir=state_dir / "logs")
+    stack.start()
+    return stack
+
+
+def model_service_target(stack: LocalStack) -> Target:
+    """The stable model-service's own port: /v1/predict alone, no mesh."""
+    return Target(stack.instance("model-service", "stable").url, "/v1/predict", {})
+
+
+def full_path_target(stack: LocalStack) -> Target:
+    """What the page's script sends: to the gateway, by the API's public name, from the page's origin."""
+    port = stack.ports.ingress
+    return Target(
+        f"http://127.0.0.1:{port}",
+        "/api/v1/sentiment",
+        {
+            "Host": f"{API_HOST}:{port}",
+            "Origin": stack.frontend_url,
+            "X-App-Version": "stable",
+        },
+    )
