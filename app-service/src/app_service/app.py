@@ -26,15 +26,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = open_store(settings.database_path)
         metrics.awaiting_feedback.set(await store.count_awaiting_feedback())
         http = build_http_client(
+            str(settings.model_service_url),
             connect_timeout=settings.model_service_connect_timeout_seconds,
             read_timeout=settings.model_service_timeout_seconds,
         )
-        model = ModelClient(http, str(settings.model_service_url), metrics)
+        model = ModelClient(http, metrics)
         app.state.services = Services(settings, metrics, store, model)
         try:
             yield
         finally:
-            await http.close()
+            await http.aclose()
             store.close()
 
     app = FastAPI(

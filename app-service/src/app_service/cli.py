@@ -35,6 +35,7 @@ def _settings_or_exit() -> Settings:
 
 def _serve(settings: Settings) -> int:
     logging.getLogger().setLevel(settings.log_level.upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
     try:
         # Creates the schema at the first start; an unusable database stops here, in one line.
         open_store(settings.database_path).close()
