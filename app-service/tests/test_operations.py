@@ -60,6 +60,10 @@ def test_every_experiment_metric_starts_at_zero_split_by_version(make_client):
         'model_service_errors_total{reason="bad_response",version="canary"} 0.0',
         'prediction_latency_seconds_count{version="canary"} 0.0',
         'app_info{release="1.0.0",version="canary"} 1.0',
+        # The experiment's error ratio counts an API route's requests from the first one
+        'http_requests_total{method="POST",route="/api/v1/sentiment",status="200",version="canary"} 0.0',
+        'http_requests_total{method="POST",route="/api/v1/sentiment",status="503",version="canary"} 0.0',
+        'http_requests_total{method="GET",route="/api/v1/version",status="200",version="canary"} 0.0',
     ):
         assert sample in text, sample
 

@@ -59,4 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServedByMiddleware, service="app-service", app_version=settings.app_version)
     app.include_router(api)
     app.include_router(operations)
+    metrics.start_api_at_zero(api.routes)
     return app

@@ -6,8 +6,10 @@ Counters start at zero for every known label value, so a rate exists before the 
 """
 
 import time
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Fine below 10 ms, where a request's p95 lives, coarse above.
@@ -34,6 +36,9 @@ FEEDBACK_OUTCOMES = ("confirmed", "corrected")
 MODEL_SERVICE_ERRORS = ("unavailable", "timeout", "bad_response")
 # What the X-App-Version request header said; any other value is counted as "invalid", never echoed.
 HEADER_VERSIONS = ("stable", "canary", "absent", "invalid")
+# The answers of an API route whose counts the experiment reads (its error ratio): success, and the
+# model-service or store failures. They start at zero, or increase() would miss each series' first request.
+API_STATUSES = ("200", "502", "503")
 
 
 class Metrics:
@@ -95,6 +100,13 @@ class Metrics:
         Gauge("app_info", "The running app-service (value 1).", ["version", "release"], registry=self.registry).labels(
             version, release
         ).set(1)
+
+    def start_api_at_zero(self, routes: Iterable[BaseRoute]) -> None:
+        """Create the request counters of every API route and method at zero, for each of API_STATUSES."""
+        for route in routes:
+            for method in getattr(route, "methods", None) or ():
+                for status in API_STATUSES:
+                    self.requests.labels(self.version, route.path, method, status)
 
 
 class RequestMetricsMiddleware:
