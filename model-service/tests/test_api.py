@@ -55,6 +55,13 @@ def test_batch_predictions_keep_the_order_of_the_reviews(client):
     assert [p["label"] for p in response.json()["predictions"]] == ["negative", "positive"]
 
 
+def test_a_review_in_words_and_letters_the_model_never_saw_still_gets_a_verdict(client):
+    response = client.post("/v1/predict", json={"review": "ᚠᚢᚦ ᚨᚱᚲ"})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["label"] in {"negative", "positive"}
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

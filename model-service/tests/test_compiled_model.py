@@ -41,6 +41,13 @@ def test_the_released_model_compiles_to_bit_exact_probabilities(release):
     assert_exact(pipeline, reviews)
 
 
+@pytest.mark.parametrize("reviews", [[""], ["ᚠᚢᚦ"], ["\udb74\uddf4", "ᚠ ᚢ", "   "]], ids=["empty", "runes", "several"])
+def test_a_batch_in_which_no_review_has_a_known_ngram_is_exact(release, reviews):
+    pipeline = joblib.load(release.folder / release.version / "model.joblib")
+
+    assert_exact(pipeline, reviews)
+
+
 def test_count_matrices_equal_scikit_learns(release):
     pipeline = joblib.load(release.folder / release.version / "model.joblib")
     reviews = REVIEWS + random_reviews(200) + ["", "   ", "\x00\n\u2028"]

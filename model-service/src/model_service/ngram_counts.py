@@ -155,7 +155,10 @@ def count_matrix(counter: NgramCounter, reviews: list[str], features: int) -> sp
     key_type = np.uint32 if len(reviews) * features < 1 << 32 else np.uint64
     width = key_type(features)
     keys = np.sort(review_at.astype(key_type) * width + feature_at.astype(key_type))
-    first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    starts = np.empty(len(keys), dtype=bool)  # where a (review, feature) key differs from the one before
+    starts[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
     counts = np.diff(np.append(first, len(keys))).astype(np.float64)
     rows = keys[first] // width
     columns = (keys[first] - rows * width).astype(np.int32)
