@@ -193,6 +193,18 @@ def test_the_gateway_refuses_an_oversized_body_before_it_reaches_a_pod(stack):
     assert answer.headers["access-control-allow-origin"] == mesh.frontend_origin
 
 
+def test_the_gateway_refuses_a_120_kb_header_before_it_reaches_a_pod(stack):
+    # When a client sends an X-App-Version header of 120 kB (the services' HTTP parser has no header limit)
+    async def oversized_header(mesh):
+        return await mesh.api("GET", "/api/v1/version", headers={"x-app-version": "canary" * 20_000})
+
+    answer = asyncio.run(run(oversized_header)(stack))
+
+    # Then Envoy refuses it with 431 (its default limit, 60 KiB of headers), and no service answered
+    assert answer.status == 431
+    assert answer.served_by is None
+
+
 def test_changing_the_weight_in_the_manifest_changes_the_split(stack, tmp_path):
     # Given a copy of k8s/ whose frontend VirtualService sends half of new visitors to the canary
     k8s = tmp_path / "k8s"
