@@ -86,7 +86,10 @@ def bootstrap_rootfs_tarball(tarball: Path) -> None:
         command = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), MIRROR]
         if shutil.which("debootstrap") is None:
             raise RuntimeError("debootstrap not found: install the Debian package debootstrap (`make images` does)")
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        try:  # it downloads a few hundred packages from the Debian mirror: minutes, never forever
+            result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("debootstrap took over 30 minutes; stopped (is the Debian mirror reachable?)") from None
         if result.returncode != 0:
             raise RuntimeError(f"debootstrap failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr}")
         for folder in TRIMMED:

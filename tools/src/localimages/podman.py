@@ -7,6 +7,8 @@ from pathlib import Path
 CONTAINERS_CONF = Path(__file__).with_name("containers.conf")
 # Debian packages podman needs here, as root with host networking (`make images` installs them).
 PACKAGES = ("podman", "runc", "debootstrap")
+# A build installs its packages from PyPI: minutes on a slow mirror, never forever.
+BUILD_TIMEOUT_SECONDS = 1800
 
 
 class PodmanError(Exception):
@@ -27,6 +29,8 @@ class Podman:
             raise PodmanError(
                 f"{self._executable} not found: install the Debian packages {' '.join(PACKAGES)} (`make images`)"
             ) from None
+        except subprocess.TimeoutExpired:
+            raise PodmanError(f"podman {' '.join(command[1:3])} ... took over {timeout:.0f} s; stopped") from None
         if check and result.returncode != 0:
             output = (result.stdout + result.stderr).strip().splitlines()
             tail = "\n".join(output[-40:])
@@ -45,4 +49,7 @@ class Podman:
 
     def build(self, tag: str, context: Path) -> None:
         """Build the Dockerfile in `context`: its HEALTHCHECK kept (docker format), base images never pulled."""
-        self.run("build", "--format", "docker", "--pull=never", "--network", "host", "--tag", tag, context)
+        self.run(
+            "build", "--format", "docker", "--pull=never", "--network", "host", "--tag", tag, context,
+            timeout=BUILD_TIMEOUT_SECONDS,
+        )  # fmt: skip
