@@ -77,6 +77,7 @@ def test_the_character_automaton_serves_the_released_models_characters(release):
         TfidfVectorizer(use_idf=False, sublinear_tf=True, lowercase=False),
         TfidfVectorizer(analyzer="char", ngram_range=(2, 3), strip_accents="unicode"),
         TfidfVectorizer(ngram_range=(1, 3), stop_words=["the", "a"]),
+        TfidfVectorizer(ngram_range=(2, 3), lowercase=False),
     ],
 )
 def test_other_tfidf_settings_are_exact_too(vectorizer):

@@ -18,6 +18,7 @@ the matrices with CountVectorizer's.
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain, repeat
 
 import numpy as np
@@ -106,10 +107,13 @@ class AnalyzerCounter:
     """Any other vectorizer: its n-grams as scikit-learn makes them, looked up at C speed."""
 
     def __init__(self, vectorizer: TfidfVectorizer) -> None:
-        self._analyze = _word_analyzer(vectorizer) or vectorizer.build_analyzer()
+        self._words = WordNgrams.build(vectorizer)
+        self._analyze = self._words.analyze if self._words else vectorizer.build_analyzer()
         self._vocabulary = {term: int(feature) for term, feature in vectorizer.vocabulary_.items()}
 
     def hits(self, reviews: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self._words:
+            return self._words.hits(reviews, self._vocabulary)
         lookup = self._vocabulary.get
         per_review = [list(map(lookup, self._analyze(review), repeat(-1))) for review in reviews]
         features = np.fromiter(chain.from_iterable(per_review), dtype=np.int64)
@@ -124,21 +128,42 @@ class AnalyzerCounter:
         return np.array(features, dtype=np.int64), np.array([counts[feature] for feature in features], dtype=np.int64)
 
 
-def _word_analyzer(vectorizer: TfidfVectorizer) -> Callable[[str], Iterable[str]] | None:
-    """scikit-learn's word n-grams, joined by map and zip instead of a Python loop per n-gram."""
-    if vectorizer.analyzer != "word" or vectorizer.get_stop_words() is not None:
-        return None
-    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
-    min_n, max_n = vectorizer.ngram_range
+@dataclass(frozen=True)
+class WordNgrams:
+    """scikit-learn's word n-grams (no stop words), joined by map and zip instead of a Python loop per n-gram."""
 
-    def analyze(review: str) -> Iterable[str]:
-        tokens = tokenize(preprocess(review))
+    preprocess: Callable[[str], str]
+    tokenize: Callable[[str], list[str]]
+    min_n: int
+    max_n: int
+
+    @classmethod
+    def build(cls, vectorizer: TfidfVectorizer) -> "WordNgrams | None":
+        if vectorizer.analyzer != "word" or vectorizer.get_stop_words() is not None:
+            return None
+        return cls(vectorizer.build_preprocessor(), vectorizer.build_tokenizer(), *vectorizer.ngram_range)
+
+    def analyze(self, review: str) -> Iterable[str]:
+        tokens = self.tokenize(self.preprocess(review))
         return chain.from_iterable(
             tokens if n == 1 else map(" ".join, zip(*(tokens[start:] for start in range(n)), strict=False))
-            for n in range(min_n, max_n + 1)
+            for n in range(self.min_n, self.max_n + 1)
         )
 
-    return analyze
+    def hits(self, reviews: list[str], vocabulary: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Every review's tokens in one list, its n-grams made at once; those spanning two reviews dropped."""
+        per_review = [self.tokenize(self.preprocess(review)) for review in reviews]
+        tokens = list(chain.from_iterable(per_review))
+        review_of = np.repeat(np.arange(len(reviews)), [len(found) for found in per_review])
+        reviews_hit, features_hit = [], []
+        for n in range(self.min_n, self.max_n + 1):
+            count = max(len(tokens) - n + 1, 0)
+            grams = tokens if n == 1 else map(" ".join, zip(*(tokens[start:] for start in range(n)), strict=False))
+            features = np.fromiter(map(vocabulary.get, grams, repeat(-1)), dtype=np.int64, count=count)
+            found = (features >= 0) & (review_of[:count] == review_of[n - 1 :])
+            reviews_hit.append(review_of[:count][found])
+            features_hit.append(features[found])
+        return np.concatenate(reviews_hit), np.concatenate(features_hit)
 
 
 NgramCounter = CharAutomaton | AnalyzerCounter
