@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 from localmonitoring.servers import Server
 
+from support.services import stop_process
+
 
 class Running:
     """One monitoring server started from its localmonitoring.servers.Server, its log kept in a file."""
@@ -34,13 +36,7 @@ class Running:
         raise AssertionError(f"{self.server.name} not ready after {timeout:.0f}s; log:\n{self.log()}")
 
     def stop(self) -> None:
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._log.close()
 
     def _ready(self) -> bool:

@@ -39,6 +39,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> None:
+    """Send `sig` to a running process and wait for it to exit; SIGKILL it after 10 s."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class ServiceProcess:
     """`python -m <package> serve` as a real process on 127.0.0.1, its log kept in a file."""
 
@@ -76,13 +87,7 @@ class ServiceProcess:
         self._process.send_signal(sig)
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        if self._process.poll() is None:
-            self._process.send_signal(sig)
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process, sig)
         self._log.close()
 
 
