@@ -89,10 +89,11 @@ images: install ## build the three images here with podman, no Docker engine nor
 images-test: images ## only the image tests: ready, non-root, read-only root, a review end to end
 	$(BIN)/pytest -m images tests/images
 
-lint: install ## static checks: ruff, and hadolint on every Dockerfile
+lint: install ## static checks: ruff, hadolint on every Dockerfile, the workflows against GitHub's schema
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint $(foreach s,$(SERVICES),$(s)/Dockerfile)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: install ## rewrite the code in the project's format
 	$(BIN)/ruff check --fix .
