@@ -105,6 +105,7 @@ locks: install ## write each service's requirements.lock (its image's pins) from
 k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
 	$(BIN)/python -m k8scheck k8s --example-secrets
 	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-storage
+	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-images
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
