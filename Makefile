@@ -16,9 +16,24 @@ DATA ?=
 PROMETHEUS_URL ?= http://127.0.0.1:9090
 WINDOW ?= 7d
 
-# The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md).
+# The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md),
+# and those of the oldest Istio supported. CI and developer machines have them beside the
+# project; where a folder does not exist, make downloads the pinned upstream CRDs and
+# extracts the same schemas into var/k8s-schemas/ (python -m k8scheck.fetch_schemas).
 K8S_SCHEMAS_DIR ?= ../shared/schemas
-export K8S_SCHEMAS_DIR
+K8S_SCHEMAS_ISTIO_1_26_DIR ?= ../shared/schemas-istio-1.26
+FETCHED_SCHEMAS := var/k8s-schemas
+SCHEMA_FETCHES :=
+define use_fetched_schemas_if_missing
+ifeq ($$(wildcard $$($(1))/.),)
+$$(info make: $(1)=$$($(1)) does not exist: using the pinned upstream CRD schemas in $(FETCHED_SCHEMAS)/$(2))
+override $(1) := $(FETCHED_SCHEMAS)/$(2)
+SCHEMA_FETCHES += $(FETCHED_SCHEMAS)/$(2)/SOURCES.json
+endif
+endef
+$(eval $(call use_fetched_schemas_if_missing,K8S_SCHEMAS_DIR,current))
+$(eval $(call use_fetched_schemas_if_missing,K8S_SCHEMAS_ISTIO_1_26_DIR,istio-1.26))
+export K8S_SCHEMAS_DIR K8S_SCHEMAS_ISTIO_1_26_DIR
 # Debian packages the tests run: promtool, amtool, docker-compose (which
 # validates docker-compose.yml without a Docker engine), Chromium, which
 # Playwright drives in the browser tests, and wrk (make bench's load generator,
@@ -28,7 +43,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium wr
 IMAGE_PACKAGES := podman runc debootstrap
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps run compose-mesh test test-fast images images-test lint format locks k8s-check model bench experiment-report clean
+.PHONY: help install system-deps k8s-schemas run compose-mesh test test-fast images images-test lint format locks k8s-check model bench experiment-report clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,6 +55,12 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreac
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
+
+k8s-schemas: $(SCHEMA_FETCHES) ## download the pinned CRD schemas, only where K8S_SCHEMAS_DIR (or the Istio 1.26 one) does not exist
+
+# SOURCES.json is written last: a fetch that stopped halfway leaves no folder behind.
+$(FETCHED_SCHEMAS)/%/SOURCES.json: tools/src/k8scheck/schema_sources.py tools/src/k8scheck/fetch_schemas.py | $(INSTALLED)
+	$(BIN)/python -m k8scheck.fetch_schemas --set $* --out $(FETCHED_SCHEMAS)/$*
 
 run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus)
 	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
@@ -55,10 +76,10 @@ system-deps: ## install the Debian packages the tests need (as root), or print t
 	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages; install them with: sudo $$command" >&2; exit 1; fi; \
 	echo "$$command"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$command
 
-test: lint system-deps images ## lint, build the images, then run the whole suite, as CI does
+test: lint system-deps k8s-schemas images ## lint, build the images, then run the whole suite, as CI does
 	$(BIN)/pytest
 
-test-fast: install system-deps ## the inner loop: everything but the slow multi-process tests
+test-fast: install system-deps k8s-schemas ## the inner loop: everything but the slow multi-process tests
 	$(BIN)/pytest -m "not slow and not images"
 
 images: install ## build the three images here with podman, no Docker engine nor registry (make test does)
@@ -68,10 +89,11 @@ images: install ## build the three images here with podman, no Docker engine nor
 images-test: images ## only the image tests: ready, non-root, read-only root, a review end to end
 	$(BIN)/pytest -m images tests/images
 
-lint: install ## static checks: ruff, and hadolint on every Dockerfile
+lint: install ## static checks: ruff, hadolint on every Dockerfile, the workflows against GitHub's schema
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint $(foreach s,$(SERVICES),$(s)/Dockerfile)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: install ## rewrite the code in the project's format
 	$(BIN)/ruff check --fix .
@@ -80,9 +102,10 @@ format: install ## rewrite the code in the project's format
 locks: install ## write each service's requirements.lock (its image's pins) from constraints.txt
 	$(BIN)/python -m lockfiles
 
-k8s-check: install system-deps ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
+k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
 	$(BIN)/python -m k8scheck k8s --example-secrets
 	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-storage
+	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-images
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))

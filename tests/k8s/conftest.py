@@ -30,6 +30,11 @@ def rendered_local_storage() -> list[dict]:
     return render(K8S, components=("components/local-storage",), example_secrets=True)
 
 
+@pytest.fixture(scope="session")
+def rendered_local_images() -> list[dict]:
+    return render(K8S, components=("components/local-images",), example_secrets=True)
+
+
 @pytest.fixture
 def documents(rendered) -> list[dict]:
     """A copy of the rendered documents for one test to break."""

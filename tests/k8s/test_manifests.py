@@ -19,6 +19,24 @@ def test_the_deployment_with_local_storage_passes_every_check(rendered_local_sto
     assert all_problems(rendered_local_storage, validator, canary_weight=10) == []
 
 
+def test_with_local_images_every_version_runs_the_image_built_on_the_node_and_passes_every_check(
+    rendered_local_images, validator
+):
+    images = {
+        (d["metadata"]["name"], container["name"], container["image"], container.get("imagePullPolicy"))
+        for d in Manifests(rendered_local_images).of_kind("Deployment")
+        if d["metadata"]["labels"].get("app") in ("app-frontend", "app-service", "model-service")
+        for container in d["spec"]["template"]["spec"]["containers"]
+    }
+
+    assert images == {
+        (f"{app}-{version}", app, f"sentiment-canary/{app}:local", None)
+        for app in ("app-frontend", "app-service", "model-service")
+        for version in ("stable", "canary")
+    }
+    assert all_problems(rendered_local_images, validator, canary_weight=10) == []
+
+
 def test_each_service_has_its_resources_per_version(rendered):
     # A generated ConfigMap's name ends in a hash of its content.
     names = {(d["kind"], re.sub(r"-[a-z0-9]{10}$", "", d["metadata"]["name"])) for d in rendered}

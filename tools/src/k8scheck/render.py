@@ -36,13 +36,11 @@ def render(
         if example_secrets:
             for example in root.glob("secrets/*.env.example"):
                 shutil.copyfile(example, example.with_suffix(""))
-        target = root
-        if components:
-            target = Path(tmp) / "variant"
-            target.mkdir()
-            variant = {"resources": ["../k8s"], "components": [f"../k8s/{c}" for c in components]}
-            (target / "kustomization.yaml").write_text(yaml.safe_dump(variant))
-        result = subprocess.run([str(kubectl), "kustomize", str(target)], capture_output=True, text=True, check=False)
+        if components:  # enabled as a user enables them: listed in the kustomization's own `components:`
+            kustomization = yaml.safe_load((root / "kustomization.yaml").read_text())
+            kustomization["components"] = [*kustomization.get("components", []), *components]
+            (root / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+        result = subprocess.run([str(kubectl), "kustomize", str(root)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         hints = "" if example_secrets else _missing_secret_files(k8s_dir)
         raise RenderError(hints + result.stderr.strip())

@@ -25,7 +25,8 @@ class SchemaValidator:
         if not schema_dir.is_dir():
             raise FileNotFoundError(
                 f"schema folder {schema_dir} not found: point --schemas (or K8S_SCHEMAS_DIR) at the CRD schemas, "
-                "see ../shared/schemas/README.md"
+                "see ../shared/schemas/README.md, or download the pinned ones: "
+                "python -m k8scheck.fetch_schemas --out DIR (make does when the folder is missing)"
             )
         self.schema_dir = schema_dir
         self.kubernetes_version = kubernetes_version
