@@ -144,13 +144,13 @@ def test_a_50_mb_body_streamed_without_a_length_is_cut_off_at_the_limit(shared_s
 
 
 BODIES_THAT_ARE_NOT_JSON_TEXT = {
-    "not UTF-8": (b'\xff\xfe{"review": "x"}', 400),
-    "a Latin-1 byte in a string": (b'{"review": "caf\xe9"}', 400),
-    "an overlong UTF-8 slash": (b'{"review": "\xc0\xaf"}', 400),
+    "not UTF-8": (b'\xff\xfe{"review": "x"}', 422),
+    "a Latin-1 byte in a string": (b'{"review": "caf\xe9"}', 422),
+    "an overlong UTF-8 slash": (b'{"review": "\xc0\xaf"}', 422),
     "a lone surrogate": (b'{"review": "a\\ud800b"}', 422),
     "a raw escape character": (b'{"review": "a\x1b[31mb"}', 422),
     "a raw NUL": (b'{"review": "a\x00b"}', 422),
-    "arrays nested 10,000 deep": (b"[" * 10_000 + b"]" * 10_000, 400),
+    "arrays nested 10,000 deep": (b"[" * 10_000 + b"]" * 10_000, 422),
     "a review nested 950 deep": (b'{"review": ' + b"[" * 950 + b"]" * 950 + b"}", 422),
 }
 
