@@ -19,13 +19,16 @@ from fastapi.responses import JSONResponse
 
 class AsciiJSONResponse(JSONResponse):
     def render(self, content: object) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+        # jsonable_encoder only for what json cannot write itself (bytes): walking a large input in Python would
+        # cost seconds (an 8 MiB array of zeros: 2.8 s), json's C encoder writes it in a tenth of that.
+        text = json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=jsonable_encoder)
+        return text.encode("ascii")
 
 
 async def invalid_input(request: Request, error: RequestValidationError) -> JSONResponse:
     problems = error.errors()
     try:
-        return AsciiJSONResponse({"detail": jsonable_encoder(problems)}, status_code=422)
+        return AsciiJSONResponse({"detail": problems}, status_code=422)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError, as is NaN under allow_nan=False
         without_input = [{"type": p["type"], "loc": p["loc"], "msg": p["msg"]} for p in problems]
         return AsciiJSONResponse({"detail": without_input}, status_code=422)
