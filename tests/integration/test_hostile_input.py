@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from model_service.training.dataset import parse_tsv
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from support.services import EXPORT_KEY, ServiceProcess, metric
+from support.services import EXPORT_KEY, ServiceProcess, metric, server_errors
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +39,6 @@ PROPERTY = hypothesis.settings(
 )
 JSON_ENDPOINTS = {"app": ("/api/v1/sentiment", 65_536), "model": ("/v1/predict", 8_388_608)}  # path, body limit
 FIFTY_MB = 50 * 1024 * 1024
-
-
-def server_errors(process: ServiceProcess) -> int:
-    """5xx answers the service itself counted, also those a client gave up waiting for; not the 503s of /readyz
-    while the model loads, which say "not yet" by design."""
-    text = httpx.get(f"{process.url}/metrics").text
-    counts = re.findall(r'^http_requests_total\{([^}]*status="5\d\d"[^}]*)\} (\S+)$', text, re.MULTILINE)
-    return sum(int(float(count)) for labels, count in counts if 'route="/readyz"' not in labels)
 
 
 def kernel_buffers() -> int:
