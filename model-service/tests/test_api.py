@@ -90,16 +90,50 @@ def test_malformed_json_is_a_422(client):
     assert "JSON" in response.json()["detail"][0]["msg"]
 
 
+# Bodies Python's json module reads although RFC 8259 does not allow them, or refuses with a vague 400: each used
+# to be a 500 (the 422 could not write NaN or infinity back as JSON) or a 400 "There was an error parsing the body".
+NOT_RFC_8259_JSON = {
+    "NaN": (b'{"review": NaN}', 11, "unexpected character"),
+    "Infinity": (b'{"review": Infinity}', 11, "unexpected character"),
+    "-Infinity": (b'{"reviews": [-Infinity]}', 14, "no digit after sign"),
+    "NaN where no field is read": (b'{"review": "Nice.", "reviews": ["Nice."], "x": NaN}', 47, "unexpected character"),
+    "1e999": (b'{"reviews": [1e999]}', 13, "infinity"),
+    "an integer of 4301 digits": (b'{"review": ' + b"9" * 4301 + b"}", 11, "infinity"),
+    "a lone surrogate": (b'{"review": "a\\ud800b"}', 13, "surrogate"),
+    "not UTF-8": (b'{"review": "caf\xc3\xa9 \xe9"}', 17, "not UTF-8"),
+    "UTF-16": ('{"review": "Nice."}'.encode("utf-16"), 0, "not UTF-8"),
+    "nested 1025 deep": (b"[" * 1025 + b"]" * 1025, 1025, "depth"),
+}
+
+
 @pytest.mark.parametrize("path", ["/v1/predict", "/v1/predict/batch"])
-def test_a_lone_surrogate_is_a_422_that_echoes_it_escaped_not_a_500(client, path):
-    # "\ud800" is valid JSON text that decodes to a string UTF-8 cannot encode.
-    body = b'{"review": "a\\ud800b"}' if path == "/v1/predict" else b'{"reviews": ["a\\ud800b"]}'
+@pytest.mark.parametrize("name", NOT_RFC_8259_JSON)
+def test_a_body_that_is_not_rfc_8259_json_is_a_422_saying_why_and_where(client, path, name):
+    body, position, reason = NOT_RFC_8259_JSON[name]
 
     response = client.post(path, content=body, headers={"content-type": "application/json"})
 
     assert response.status_code == 422, response.text
-    assert "\\ud800" in response.text
-    assert response.json()["detail"][0]["input"] == "a\ud800b"
+    (problem,) = response.json()["detail"]
+    assert (problem["type"], problem["loc"]) == ("json_invalid", ["body", position])
+    assert reason in problem["ctx"]["error"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", b'\xff\xfe{"review": "x"}'),  # read as bytes, which are not UTF-8: used to be a 500
+        ("application/json", b'{"review": ' + b"[" * 1000 + b"]" * 1000 + b"}"),  # too deep to echo: used to be a 500
+    ],
+    ids=["bytes-not-utf8", "nested-1000-deep"],
+)
+def test_an_input_too_odd_to_echo_is_a_422_without_it(client, content_type, body):
+    response = client.post("/v1/predict", content=body, headers={"content-type": content_type})
+
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    assert problem["msg"].startswith("Input should be a valid")
+    assert "input" not in problem
 
 
 def test_a_body_over_the_byte_limit_is_refused_with_413_before_it_is_parsed(release, tmp_path):

@@ -182,3 +182,11 @@ def metric(service: ServiceProcess, sample: str) -> float:
     match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
     assert match, f"no {sample} in /metrics of {service.package}:\n{text}"
     return float(match.group(1))
+
+
+def server_errors(service: ServiceProcess) -> int:
+    """5xx answers the service itself counted, also those a client gave up waiting for; not the 503s of /readyz
+    while the model loads, which say "not yet" by design."""
+    text = httpx.get(f"{service.url}/metrics").text
+    counts = re.findall(r'^http_requests_total\{([^}]*status="5\d\d"[^}]*)\} (\S+)$', text, re.MULTILINE)
+    return sum(int(float(count)) for labels, count in counts if 'route="/readyz"' not in labels)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app_service.json_body import JSONBodyRoute
 from app_service.metrics import Metrics
 from app_service.model_client import ModelClient, ModelServiceError
 from app_service.schemas import (
@@ -71,7 +72,7 @@ async def require_export_key(key: Annotated[str | None, Security(export_key_head
         raise HTTPException(401, detail="a valid X-API-Key header is required")
 
 
-api = APIRouter(prefix="/api/v1", dependencies=[Depends(count_header_version)])
+api = APIRouter(prefix="/api/v1", dependencies=[Depends(count_header_version)], route_class=JSONBodyRoute)
 operations = APIRouter(tags=["operations"])
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from model_service.json_body import JSONBodyRoute
 from model_service.metrics import Metrics
 from model_service.predictor import ModelState, Prediction, Predictor
 from model_service.schemas import (
@@ -21,7 +22,7 @@ from model_service.schemas import (
 )
 from model_service.settings import Settings
 
-router = APIRouter()
+router = APIRouter(route_class=JSONBodyRoute)
 RELEASE = package_version("model-service")
 
 
