@@ -75,3 +75,15 @@ def test_a_winning_canary_is_promoted_with_the_rule_and_both_kinds_of_figures_la
     assert "    always valid, at any look: p = " in printed
     assert "    fixed horizon, valid ONCE, at the planned sample only: z = " in printed
     assert "\n  Decision: PROMOTE\n" in printed
+
+
+def test_at_the_planned_sample_no_difference_is_no_detectable_effect_with_its_confidence_sequence():
+    stable, canary = observation("stable", 84400, 0.10, 140700), observation("canary", 9400, 0.10, 15630)
+
+    report = analyse(DECLARATION, stable, canary)
+
+    assert report.verdict is Verdict.INCONCLUSIVE
+    assert report.reasons[0].startswith(
+        "no detectable effect on the correction rate at the planned sample: it is within ["
+    )
+    assert "\n  Decision: INCONCLUSIVE\n" in render(report, "test")

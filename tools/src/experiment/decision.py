@@ -44,7 +44,7 @@ class Verdict(enum.IntEnum):
             Verdict.CONTINUE: "continue",
             Verdict.PROMOTE: "promote",
             Verdict.ROLL_BACK: "roll back",
-            Verdict.INCONCLUSIVE: "inconclusive: no detectable effect",
+            Verdict.INCONCLUSIVE: "inconclusive",
             Verdict.WITHHELD: "withheld",
         }[self]
 

@@ -191,10 +191,10 @@ def _old_primary(outcome: Outcome):
     return old_rules.z_test(stable[..., 2], stable[..., 1], canary[..., 2], canary[..., 1])
 
 
-def _assigned_for_canary_reviews(population: Population, reviews: int) -> np.ndarray:
-    """One look, with enough assigned visitors for the canary to hold about `reviews` reviews."""
+def _assigned_for_canary_reviews(population: Population, reviews: int, canary_share: float = 0.10) -> np.ndarray:
+    """One look, with enough assigned visitors for the 10% canary to hold about `reviews` reviews."""
     per_assignment = Kinds.of(population, population.correction_rate).reviews_per_assignment()
-    return np.array([round(reviews / 0.10 / per_assignment)])
+    return np.array([round(reviews / canary_share / per_assignment)])
 
 
 def _decided(outcome: Outcome) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The decision matrix this package used before issue 16, kept to measure what it did (experiment.figures).
 
-The original design's rule, as decision.py applied it: roll back at any time
+The original design's rule, as decision.py applied it until issue 16: roll back at any time
 when the canary's mean or p95 latency exceeds 1.05 times the stable's (both
 arms with at least 200 predictions), its error ratio exceeds the stable's by
 0.5 point (at least 5 failures), or its correction rate is significantly lower

@@ -93,6 +93,8 @@ def _reasons(
             reasons.insert(0, f"the correction rate is not significantly different yet ({significance}, within {cs})")
     if verdict is Verdict.CONTINUE:
         reasons.append(_still_needed(declaration, stable, canary))
+    if verdict is Verdict.INCONCLUSIVE and bool(primary.better):
+        reasons.append("the planned sample is reached: no promotion while a guardrail is not shown within its margin")
     return reasons
 
 

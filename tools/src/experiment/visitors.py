@@ -2,7 +2,7 @@
 
 Visitors are randomised, reviews are not: a visitor's reviews share their
 writer, so their corrections are correlated and a per-review binomial variance
-understates the truth (docs/monitoring.md: 13% to 37% false positives at a
+understates the truth (docs/monitoring.md: 13% to 30% false positives at a
 nominal 5%). The correction rate is the ratio of two per-visitor sums, sum C /
 sum M (C a visitor's corrections, M their reviews), and its variance is the
 delta method's (Deng, Knoblich and Lu 2018, "Applying the delta method in metric
