@@ -12,9 +12,10 @@ MODEL_VERSION ?= v1.0.0
 RELEASES := var/releases
 # DATA=path/to/reviews.tsv trains on that file instead of the public data.
 DATA ?=
-# make experiment-report: the Prometheus to ask (make run's, by default) and how far back the experiment goes.
+# make experiment-report: the Prometheus to ask (make run's, by default) and the experiment's declaration (its
+# start is the window's). Until k8s/ declares the running experiment, the test fixture of the same experiment.
 PROMETHEUS_URL ?= http://127.0.0.1:9090
-WINDOW ?= 7d
+DECLARATION ?= tests/experiment/declarations/confidence-display.yaml
 
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md),
 # and those of the oldest Istio supported. CI and developer machines have them beside the
@@ -43,7 +44,7 @@ SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium wr
 IMAGE_PACKAGES := podman runc debootstrap
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps k8s-schemas run compose-mesh test test-fast images images-test lint format locks k8s-check model bench experiment-report clean
+.PHONY: help install system-deps k8s-schemas run compose-mesh test test-fast images images-test lint format locks k8s-check model bench experiment-report experiment-figures clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -110,8 +111,11 @@ k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
-experiment-report: install ## print the experiment's decision from a Prometheus (PROMETHEUS_URL, WINDOW) and draw it to var/
-	$(BIN)/python -m experiment --prometheus $(PROMETHEUS_URL) --window $(WINDOW) --chart var/experiment-report.png
+experiment-report: install ## print the declared experiment's decision from a Prometheus (PROMETHEUS_URL, DECLARATION), draw it to var/
+	$(BIN)/python -m experiment --declaration $(DECLARATION) --prometheus $(PROMETHEUS_URL) --chart var/experiment-report.png
+
+experiment-figures: install ## the decision rule's error rates before and after, by seeded simulation (docs/monitoring.md)
+	$(BIN)/python -m experiment.figures
 
 bench: install ## the model and the request path under load, on the real system (DATA=file.tsv: the real model); docs/performance.md
 	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=wrk

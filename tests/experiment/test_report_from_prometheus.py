@@ -5,63 +5,86 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from experiment.__main__ import main
+from experiment.declaration import load
 from k8scheck.tools import run_tool
 from localmonitoring.servers import prometheus_server
 from support.monitoring import start_all
 from support.services import free_port
 
+DECLARATIONS = Path(__file__).parent / "declarations"
 STEP_SECONDS = 15
 STEPS = 480  # two hours
-LABELS = 'namespace="sentiment",job="app-service"'
-# Over the two hours, per version: reviews, corrections, 5xx answers, mean latency (s). Every prediction takes
-# 4 to 6 ms, half of them under 4 ms: a p95 of 5.8 ms on both arms.
-TOTALS = {
-    "stable": {"reviews": 1000, "corrections": 100, "errors": 2, "mean": 0.003},
-    "canary": {"reviews": 500, "corrections": 75, "errors": 1, "mean": 0.0031},
+APP = 'namespace="sentiment",job="app-service"'
+FRONTEND = 'namespace="sentiment",job="app-frontend"'
+# Who wrote what over the two hours: (reviews, reviews with feedback, corrections) of a visitor, and how many
+# visitors did that.
+VISITORS = {
+    "stable": {(1, 1, 0): 500, (1, 0, 0): 200, (1, 1, 1): 50, (3, 2, 1): 100, (3, 1, 0): 100, (8, 6, 5): 50},
+    "canary": {(1, 1, 0): 50, (1, 0, 0): 20, (1, 1, 1): 5, (3, 2, 1): 10, (3, 2, 2): 5, (3, 1, 0): 10, (8, 6, 5): 5},
 }
+ASSIGNED = {"stable": 1700, "canary": 190}  # with the visitors who never wrote a review
+ERRORS = {"stable": 2, "canary": 1}
+MEAN_SECONDS = {"stable": 0.003, "canary": 0.0031}
+# Each arm's share of predictions at or under each bound: the stable's p95 is in the 6 ms bucket.
+LATENCY = {"stable": {"0.004": 0.5, "0.006": 0.96, "0.01": 1.0}, "canary": {"0.004": 0.5, "0.006": 0.95, "0.01": 1.0}}
+
+
+def totals(version: str) -> dict[str, int]:
+    """The per-visitor sums the services export, from the visitors themselves."""
+    sums = dict.fromkeys(("n", "m", "f", "c", "mm", "ff", "cc", "mf", "mc", "fc"), 0)
+    for (m, f, c), count in VISITORS[version].items():
+        for key, value in {"n": 1, "m": m, "f": f, "c": c, "mm": m * m, "ff": f * f, "cc": c * c,
+                           "mf": m * f, "mc": m * c, "fc": f * c}.items():  # fmt: skip
+            sums[key] += count * value
+    return sums
 
 
 def openmetrics(end: int) -> str:
     """Counters growing linearly from 0 to their totals, one sample per step, ending at `end`."""
-    lines: list[str] = []
+    families: dict[str, list[str]] = {}
 
-    def counter(family: str, totals: dict[str, float], extra: str = "") -> None:
-        lines.append(f"# TYPE {family} counter")
-        for version, total in totals.items():
+    def counter(family: str, selector: str, by_version: dict[str, float], extra: str = "") -> None:
+        lines = families.setdefault(f"# TYPE {family} counter", [])
+        for version, total in by_version.items():
             for step in range(STEPS + 1):
                 value = total * step / STEPS
-                lines.append(f'{family}_total{{{LABELS},version="{version}"{extra}}} {value} {_at(end, step)}')
+                lines.append(f'{family}_total{{{selector},version="{version}"{extra}}} {value} {_at(end, step)}')
 
-    counter("reviews_submitted", {v: t["reviews"] for v, t in TOTALS.items()})
-    counter("user_corrections", {v: t["corrections"] for v, t in TOTALS.items()})
-    counter(
-        "http_requests", {v: 2 * t["reviews"] for v, t in TOTALS.items()}, ',route="/api/v1/sentiment",status="200"'
-    )
-    counter("http_requests", {v: t["errors"] for v, t in TOTALS.items()}, ',route="/api/v1/sentiment",status="503"')
-    lines[:] = _merge_families(lines)
-    lines.append("# TYPE prediction_latency_seconds histogram")
-    for version, totals in TOTALS.items():
+    sums = {version: totals(version) for version in VISITORS}
+    counter("experiment_assignments", FRONTEND, ASSIGNED)
+    for family, key in (
+        ("experiment_visitors", "n"), ("reviews_submitted", "m"), ("user_corrections", "c"),
+        ("experiment_visitor_reviews_squared", "mm"), ("experiment_visitor_feedback_squared", "ff"),
+        ("experiment_visitor_corrections_squared", "cc"), ("experiment_visitor_reviews_feedback", "mf"),
+        ("experiment_visitor_reviews_corrections", "mc"), ("experiment_visitor_feedback_corrections", "fc"),
+    ):  # fmt: skip
+        counter(family, APP, {version: sums[version][key] for version in VISITORS})
+    for outcome, count in (("confirmed", lambda s: s["f"] - s["c"]), ("corrected", lambda s: s["c"])):
+        counter("user_feedback", APP, {v: count(sums[v]) for v in VISITORS}, f',outcome="{outcome}"')
+    ok = {v: 2 * sums[v]["m"] for v in VISITORS}
+    counter("http_requests", APP, ok, ',route="/api/v1/sentiment",method="POST",status="200"')
+    counter("http_requests", APP, ERRORS, ',route="/api/v1/sentiment",method="POST",status="503"')
+    histogram = families.setdefault("# TYPE prediction_latency_seconds histogram", [])
+    for version in VISITORS:
+        series = f'{APP},version="{version}"'
         for step in range(STEPS + 1):
-            count = totals["reviews"] * step / STEPS
-            series = f'{LABELS},version="{version}"'
-            for le, share in (("0.004", 0.5), ("0.006", 1.0), ("+Inf", 1.0)):
-                lines.append(
+            count = sums[version]["m"] * step / STEPS
+            for le, share in (*LATENCY[version].items(), ("+Inf", 1.0)):
+                histogram.append(
                     f'prediction_latency_seconds_bucket{{{series},le="{le}"}} {count * share} {_at(end, step)}'
                 )
-            lines.append(f"prediction_latency_seconds_count{{{series}}} {count} {_at(end, step)}")
-            lines.append(f"prediction_latency_seconds_sum{{{series}}} {count * totals['mean']} {_at(end, step)}")
+            histogram.append(f"prediction_latency_seconds_count{{{series}}} {count} {_at(end, step)}")
+            histogram.append(
+                f"prediction_latency_seconds_sum{{{series}}} {count * MEAN_SECONDS[version]} {_at(end, step)}"
+            )
+    lines = [line for family, samples in families.items() for line in (family, *samples)]
     return "\n".join([*lines, "# EOF", ""])
 
 
 def _at(end: int, step: int) -> int:
     return end - (STEPS - step) * STEP_SECONDS
-
-
-def _merge_families(lines: list[str]) -> list[str]:
-    """One # TYPE line per family: OpenMetrics wants a family's samples together."""
-    seen: set[str] = set()
-    return [line for line in lines if not (line.startswith("# TYPE") and (line in seen or seen.add(line)))]
 
 
 @pytest.fixture(scope="module")
@@ -77,39 +100,73 @@ def backfilled_prometheus(tmp_path_factory) -> Iterator[tuple[str, int]]:
     prometheus.stop()
 
 
-def test_the_report_reads_the_known_numbers_and_decides_there_is_not_enough_data_yet(
-    backfilled_prometheus, tmp_path: Path, capsys
+@pytest.fixture
+def declaration_since_the_data(backfilled_prometheus, tmp_path: Path) -> Path:
+    """The confidence-display experiment, declared to start when the backfilled data does."""
+    _, end = backfilled_prometheus
+    declared = load(DECLARATIONS / "confidence-display.yaml").model_dump(mode="json")
+    declared["start"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_at(end, 0)))
+    path = tmp_path / "declaration.yaml"
+    path.write_text(yaml.safe_dump(declared))
+    return path
+
+
+def test_the_report_checks_the_split_then_tests_per_visitor_and_says_to_continue(
+    backfilled_prometheus, declaration_since_the_data, tmp_path: Path, capsys
 ):
     url, end = backfilled_prometheus
+    chart = tmp_path / "report.png"
 
-    code = main(["--prometheus", url, "--window", "2h", "--at", str(end), "--chart", str(tmp_path / "report.png")])
+    code = main(["--declaration", str(declaration_since_the_data), "--prometheus", url, "--at", str(end),
+                 "--chart", str(chart)])  # fmt: skip
 
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert printed.startswith(f"Sentiment Canary experiment: {url}, namespace sentiment, last 2h\n")
+    assert printed.startswith(f"Sentiment Canary experiment confidence-display: {url}, namespace sentiment, since ")
     expected = """
-                            stable                    canary
-  reviews submitted         1000                      500
-  corrections               100                       75
-  correction rate [95% CI]  10.0% [8.3%, 12.0%]       15.0% [12.1%, 18.4%]
-  predictions timed         1000                      500
-  mean latency              3.00 ms                   3.10 ms (1.03x)
-  p95 latency               5.80 ms                   5.80 ms (1.00x)
-  error ratio               0.10% (2 of 2002)         0.10% (1 of 1001)
+  Sample ratio, checked first: assigned visitors stable 1700, canary 190 (10.1%, declared 10%): no mismatch
+    sequential p = 1 (Lindon & Malek's Dirichlet-multinomial test, valid at every look; a mismatch below 0.001)
+    chi-square p = 0.939 (valid at one look only; the alert's test)
 
-  canary vs stable: +5.00 points (1.50x), z = 2.84, p = 0.00446 (two-proportion z-test, two-sided)
-  planned sample: 14751 reviews per arm, to detect a 1.10x correction rate (alpha 0.05, power 0.8)
-
-  Decision: NOT ENOUGH DATA YET
-    - stable needs 13751 more reviews (of 14751 planned per arm)
-    - canary needs 14251 more reviews (of 14751 planned per arm)
+                                stable                    canary
+  visitors with a review        1000                      105
+  reviews                       1750                      190
+  reviews per visitor           1.75                      1.81
+  corrections                   400                       50
+  correction rate [95% CI]      22.9% [20.1%, 25.7%]      26.3% [18.1%, 34.6%]
+  feedback rate                 65.7% [63.9%, 67.6%]      65.8% [60.4%, 71.2%]
+  corrected share of feedback   34.8% [30.9%, 38.7%]      40.0% [28.6%, 51.4%]
+  design effect                 2.03                      1.74
+  predictions timed             1750                      190
+  mean latency                  3.00 ms                   3.10 ms
+  slower than 6.00 ms           4.00%                     5.26%
+  error ratio                   0.06% (2 of 3502)         0.26% (1 of 381)
 """
     assert expected in printed
+    assert (
+        "  Correction rate, canary minus stable (higher is better, minimal effect 1.00 points): +3.46 points\n"
+        in printed
+    )
+    assert "    always valid, at any look: p = 1, 95.5% confidence sequence [-65.10 points, +72.01 points]" in printed
+    assert "    fixed horizon, valid ONCE, at the planned sample only: z = 0.78, p = 0.437" in printed
+    assert printed.endswith(
+        f"""
+  Decision: CONTINUE
+    - the correction rate is not significantly different yet (always-valid p = 1, within [-65.10, +72.01] points)
+    - prediction latency is not yet shown within its margin of 1.00 points
+    - the error ratio is not yet shown within its margin of 0.50 points
+    - 251342 more stable reviews and 27931 more canary reviews to the planned sample (253092 + 28121)
+
+  chart: {chart}
+"""
+    )
     assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_an_unreachable_prometheus_is_one_line_and_exit_code_1(capsys):
-    code = main(["--prometheus", f"http://127.0.0.1:{free_port()}", "--chart", "/dev/null"])
+    declaration = DECLARATIONS / "confidence-display.yaml"
+    code = main(["--declaration", str(declaration), "--prometheus", f"http://127.0.0.1:{free_port()}",
+                 "--chart", "/dev/null"])  # fmt: skip
 
     assert code == 1
     assert capsys.readouterr().err.startswith("experiment: cannot reach Prometheus at http://127.0.0.1:")

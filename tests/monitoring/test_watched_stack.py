@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from experiment.__main__ import main as experiment_report
+from experiment.declaration import load
 from localmonitoring.config import RouteTiming, rule_groups
 from localmonitoring.servers import Ports, configure
 from support.monitoring import Running, query, received_mail, start_all
@@ -20,6 +22,7 @@ from support.services import ProcessGroup, Stack, free_port, launch_stack
 pytestmark = pytest.mark.slow
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "k8s/components/monitoring/dashboards"
+DECLARATIONS = Path(__file__).resolve().parents[1] / "experiment/declarations"
 # What each arm's users do: (reviews, of which corrected).
 TRAFFIC = {"stable": (20, 2), "canary": (20, 4)}
 # Grafana's built-in variables, as Grafana would fill them for a short time range.
@@ -119,6 +122,11 @@ def test_every_panel_query_of_the_dashboard_parses_and_has_data(watched, dashboa
 
 
 def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path, capsys):
+    # The confidence-display experiment, declared to have started an hour ago
+    declared = load(DECLARATIONS / "confidence-display.yaml").model_dump(mode="json")
+    declared["start"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    declaration = tmp_path / "declaration.yaml"
+    declaration.write_text(yaml.safe_dump(declared))
     # increase() extrapolates a counter to its window's end by up to a scrape interval (a few percent of a
     # test's seconds of data, nothing of an experiment's days), so each arm is read in a window that ends on
     # its own last scrape, where the counts are exact: every counter started at zero before the traffic.
@@ -127,19 +135,22 @@ def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path,
     for column, version in enumerate(("stable", "canary")):
         chart = tmp_path / f"report-{version}.png"
         at = ["--at", str(last_scrapes[version])]
-        code = experiment_report(["--prometheus", watched.prometheus, "--window", "1h", *at, "--chart", str(chart)])
+        code = experiment_report(
+            ["--declaration", str(declaration), "--prometheus", watched.prometheus, *at, "--chart", str(chart)]
+        )
 
         printed = capsys.readouterr().out
         print(printed)
         assert code == 0
-        assert "Decision: NOT ENOUGH DATA YET" in printed
+        # The services count no assignment nor per-visitor sums yet: no split to check, no verdict
+        assert "Decision: WITHHELD\n    - the services do not export experiment_assignments_total" in printed
         assert chart.exists()
-        rows = dict(re.findall(r"^  (reviews submitted|corrections|error ratio) +(.+)$", printed, re.M))
+        rows = dict(re.findall(r"^  (reviews|corrections|error ratio) {2,}(.+)$", printed, re.M))
         columns[version] = {label: re.split(r" {2,}", row)[column] for label, row in rows.items()}
 
     assert columns == {
         version: {
-            "reviews submitted": str(reviews),
+            "reviews": str(reviews),
             "corrections": str(corrected),
             # Each review's feedback and the arm's one version call are API requests too
             "error ratio": f"0.00% (0 of {2 * reviews + 1})",
