@@ -90,6 +90,11 @@ class ServiceProcess:
     def send_signal(self, sig: signal.Signals) -> None:
         self._process.send_signal(sig)
 
+    def run_state(self) -> str:
+        """The kernel's one-letter state of the process: R running, S sleeping, T stopped by a signal..."""
+        stat = Path(f"/proc/{self._process.pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0]  # the name, in parentheses, may hold spaces
+
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         stop_process(self._process, sig)
         self._log.close()
