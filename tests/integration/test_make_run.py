@@ -54,25 +54,32 @@ class Output:
     def __init__(self, process: subprocess.Popen) -> None:
         self.lines: list[str] = []
         self._read_up_to = 0  # lines before this one were matched or passed over by an earlier wait
-        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._reader.start()
 
     def _read(self, process: subprocess.Popen) -> None:
         for line in process.stdout:
             self.lines.append(line)
 
     def wait_for(self, pattern: str, timeout: float = DEADLINE_SECONDS) -> re.Match:
-        """The first line after the last one waited for that matches `pattern`."""
+        """The first line after the last one waited for that matches `pattern`; fails at once if output ended."""
 
         def next_match() -> tuple[int, re.Match] | None:
+            ended = not self._reader.is_alive()  # read before the lines: once it ended, they are all there
             for number in range(self._read_up_to, len(self.lines)):
                 if match := re.search(pattern, self.lines[number]):
                     return number, match
+            if ended:
+                raise AssertionError(f"the output ended with no line matching {pattern!r}:\n{''.join(self.lines)}")
             return None
 
         number, match = wait_until(
-            next_match, what=f"a line matching {pattern!r}", timeout=timeout, describe=lambda _: "no such line",
+            next_match,
+            what=f"a line matching {pattern!r}",
+            timeout=timeout,
+            describe=lambda _: "no such line yet",
             context=lambda: f"output:\n{''.join(self.lines)}",
-        )  # fmt: skip
+        )
         self._read_up_to = number + 1
         return match
 
