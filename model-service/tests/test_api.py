@@ -1,12 +1,11 @@
 """The HTTP API, in process: contract, validation and operations endpoints."""
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 from model_service.app import create_app
 from model_service.schemas import MAX_BATCH_SIZE, MAX_REVIEW_CHARS
 from model_service.settings import Settings
+from support.waiting import wait_until
 
 
 def settings_for(release, tmp_path, **overrides) -> Settings:
@@ -21,10 +20,13 @@ def settings_for(release, tmp_path, **overrides) -> Settings:
 
 
 def wait_ready(client: TestClient) -> None:
-    deadline = time.monotonic() + 20
-    while client.get("/readyz").status_code != 200:
-        assert time.monotonic() < deadline, client.get("/readyz").json()
-        time.sleep(0.02)
+    wait_until(
+        lambda: client.get("/readyz"),
+        lambda response: response.status_code == 200,
+        what="the model loaded",
+        interval=0.02,
+        describe=lambda response: response.json(),
+    )
 
 
 @pytest.fixture
@@ -181,10 +183,12 @@ def test_metrics_are_split_by_version_and_name_the_model(client, release):
 def test_without_its_model_the_service_is_alive_but_not_ready_and_says_why(release, tmp_path):
     settings = settings_for(release, tmp_path, model_version="v9.9.9", model_download_attempts=1)
     with TestClient(create_app(settings)) as client:
-        deadline = time.monotonic() + 10
-        while "v9.9.9/model.json" not in client.get("/readyz").json()["detail"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(
+            lambda: client.get("/readyz").json()["detail"],
+            lambda detail: "v9.9.9/model.json" in detail,
+            what="/readyz to say which file is missing",
+            interval=0.02,
+        )
 
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 503

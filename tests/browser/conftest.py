@@ -11,9 +11,19 @@ from pathlib import Path
 
 import pytest
 from localstack.stack import LocalStack
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 from support.browser import ARTIFACTS, CHROMIUM, FAILURES, Visitor, launch_chromium
 from support.mesh import running_stack
+from support.waiting import DEADLINE_SECONDS
+
+# Playwright's `expect` polls for its state, for 5 s by default: too short for a loaded machine.
+expect.set_options(timeout=DEADLINE_SECONDS * 1000)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> None:
+    """What is left in var/test-artifacts/browser is this run's, once per session however the tests are ordered."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
@@ -23,10 +33,9 @@ def stack(release, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSt
 
 
 @pytest.fixture(scope="package")
-def browser() -> Iterator[Browser]:
+def browser(artifacts: None) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no {CHROMIUM}: `make system-deps` installs it (the Debian package chromium)")
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # what is left there is this run's
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         yield browser

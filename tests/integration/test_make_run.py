@@ -1,6 +1,5 @@
 """`make run` (the localstack tool): starts the services, prints the URL to open, stops cleanly on Ctrl-C."""
 
-import queue
 import random
 import re
 import shutil
@@ -9,16 +8,17 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import httpx
 import pytest
 from localstack.topology import Ports
+from support.waiting import DEADLINE_SECONDS, STARTUP_SECONDS, wait_until
 
 pytestmark = pytest.mark.slow
 
 DEFAULT_PORTS = Ports.default()
 MONITORING_PORTS = (9090, 9093, 8025)  # Prometheus, Alertmanager, the mail sink
+SCRAPED_JOBS = ("app-frontend", "app-service", "model-service")
 ALL_PORTS = (
     *DEFAULT_PORTS.services.values(),
     *DEFAULT_PORTS.sidecars.values(),
@@ -30,9 +30,14 @@ ALL_PORTS = (
 
 
 def free_port_offset() -> int:
-    """An offset that moves make run's ports onto free ones, so the test never meets a developer's make run."""
+    """An offset that moves make run's ports onto free ones, so the test never meets a developer's make run.
+
+    Drawn from the system's randomness: pytest-randomly seeds `random` alike for every test of a run, and
+    two runs given the same seed (to reproduce an order) would otherwise try the same ports.
+    """
+    draw = random.SystemRandom()
     for _ in range(50):
-        offset = random.randrange(10_000, 50_000, 10)
+        offset = draw.randrange(10_000, 50_000, 10)
         try:
             for port in ALL_PORTS:
                 with socket.socket() as probe:
@@ -44,28 +49,48 @@ def free_port_offset() -> int:
 
 
 class Output:
-    """The lines a process prints, read in the background so waiting for one can time out."""
+    """The lines a process prints, read in the background so that waiting for one has a deadline."""
 
     def __init__(self, process: subprocess.Popen) -> None:
         self.lines: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+        self._read_up_to = 0  # lines before this one were matched or passed over by an earlier wait
+        self._reader = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._reader.start()
 
     def _read(self, process: subprocess.Popen) -> None:
         for line in process.stdout:
-            self._queue.put(line)
-
-    def wait_for(self, pattern: str, timeout: float) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
             self.lines.append(line)
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"no line matching {pattern!r} in {timeout:.0f}s; output:\n{''.join(self.lines)}")
+
+    def wait_for(self, pattern: str, timeout: float = DEADLINE_SECONDS) -> re.Match:
+        """The first line after the last one waited for that matches `pattern`; fails at once if output ended."""
+
+        def next_match() -> tuple[int, re.Match] | None:
+            ended = not self._reader.is_alive()  # read before the lines: once it ended, they are all there
+            for number in range(self._read_up_to, len(self.lines)):
+                if match := re.search(pattern, self.lines[number]):
+                    return number, match
+            if ended:
+                raise AssertionError(f"the output ended with no line matching {pattern!r}:\n{''.join(self.lines)}")
+            return None
+
+        number, match = wait_until(
+            next_match,
+            what=f"a line matching {pattern!r}",
+            timeout=timeout,
+            describe=lambda _: "no such line yet",
+            context=lambda: f"output:\n{''.join(self.lines)}",
+        )
+        self._read_up_to = number + 1
+        return match
+
+
+def prometheus_targets(prometheus: str) -> dict[str, str]:
+    """Each target Prometheus has discovered (job/pod) and its health, with the last scrape's error if any."""
+    targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=5.0).json()["data"]["activeTargets"]
+    return {
+        f"{t['labels']['job']}/{t['labels']['pod']}": " ".join(filter(None, (t["health"], t["lastError"])))
+        for t in targets
+    }
 
 
 def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops_cleanly_on_ctrl_c(release, tmp_path):
@@ -83,7 +108,7 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
     output = Output(process)
     ingress = f"http://127.0.0.1:{DEFAULT_PORTS.ingress + offset}"
     try:
-        url = output.wait_for(r"ready: open (http://app-frontend\.localhost:\d+)/", timeout=90).group(1)
+        url = output.wait_for(r"ready: open (http://app-frontend\.localhost:\d+)/", STARTUP_SECONDS).group(1)
 
         # Then the printed URL is the page behind Envoy (browsers resolve *.localhost themselves),
         # which sets the version cookie and is wired to the API on the same Envoy, which answers the page's origin
@@ -103,17 +128,36 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
         assert answer.json()["versions"]["model_service"] == "canary"
 
         # And Prometheus, printed next, scrapes the services with the rules of k8s/ loaded
-        prometheus = output.wait_for(r"Prometheus: (http://127\.0\.0\.1:\d+)", timeout=5).group(1)
+        prometheus = output.wait_for(r"Prometheus: (http://127\.0\.0\.1:\d+)").group(1)
         assert prometheus == f"http://127.0.0.1:{9090 + offset}"
-        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{9093 + offset}", timeout=5)
-        rules = httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
-        assert {group["name"] for group in rules} >= {"sentiment-canary.alerts", "sentiment-canary.experiment"}
-        targets = httpx.get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
-        assert {target["labels"]["job"] for target in targets} == {"app-frontend", "app-service", "model-service"}
+        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{9093 + offset}")
+        wait_until(
+            lambda: {group["name"] for group in httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]},
+            lambda names: names >= {"sentiment-canary.alerts", "sentiment-canary.experiment"},
+            what="Prometheus to have the rule groups of k8s/",
+        )
+        # Prometheus takes its targets a few seconds after it is ready (at its first target sync), and scrapes
+        # each within a scrape interval of that: wait for both, as a person opening its Targets page would.
+        every_target = {f"{job}/{job}-{version}" for job in SCRAPED_JOBS for version in ("stable", "canary")}
+        wait_until(
+            lambda: prometheus_targets(prometheus),
+            lambda targets: set(targets) == every_target,
+            what="Prometheus to discover both versions of the three services",
+        )
+        targets = wait_until(
+            lambda: prometheus_targets(prometheus),
+            lambda targets: set(targets.values()) == {"up"},
+            what="Prometheus to scrape every target, up",
+        )
+        assert targets == dict.fromkeys(every_target, "up")
     finally:
         # And Ctrl-C stops everything
         process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=30)
+        try:
+            code = process.wait(timeout=DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     assert code == 0, "".join(output.lines)
     for port in ALL_PORTS:
         with pytest.raises(httpx.ConnectError):

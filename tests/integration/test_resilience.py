@@ -6,6 +6,7 @@ import time
 import httpx
 import pytest
 from support.services import EXPORT_KEY, app_service_env, metric, model_service_env
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +63,7 @@ def test_a_hanging_model_service_gives_503_within_the_timeout(stack):
     # Given a model-service that accepts connections but never answers (frozen)
     stack.model.send_signal(signal.SIGSTOP)
     try:
+        wait_until(stack.model.run_state, lambda state: state == "T", what="the model-service stopped by SIGSTOP")
         started = time.monotonic()
         response = httpx.post(f"{stack.app.url}/api/v1/sentiment", json={"review": "Nice."}, timeout=10)
         elapsed = time.monotonic() - started

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Playwright, Request, Response
 from support.mesh import REPO, VERSION_COOKIE
 from support.network_log import NetworkLog
 from support.review_page import ReviewPage
+from support.waiting import DEADLINE_SECONDS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -49,6 +50,7 @@ class Visitor:
         self.api_url = stack.api_url
         self.failures_dir = failures_dir
         self.context = browser.new_context(viewport=VIEWPORTS["desktop"], color_scheme=color_scheme)
+        self.context.set_default_timeout(DEADLINE_SECONDS * 1000)  # every action and navigation waits for its state
         self.page = self.context.new_page()
         self.ui = ReviewPage(self.page)
         self.network = NetworkLog(self.context, self.page)

@@ -14,6 +14,7 @@ import httpx
 from localimages.podman import Podman
 
 from support.services import free_port
+from support.waiting import STARTUP_SECONDS, wait_until
 
 IMAGE_USER = 10001  # the Dockerfiles' USER, which the manifests' runAsUser repeats
 
@@ -40,22 +41,24 @@ class Container:
         )  # fmt: skip
         self.started = time.monotonic()
 
-    def wait_until(self, path: str, status: int = 200, timeout: float = 60.0) -> float:
-        """Seconds from the start until `path` answers `status`; fails with the container's log."""
-        deadline = self.started + timeout
-        last: object = None
-        while time.monotonic() < deadline:
+    def wait_until(self, path: str, status: int = 200, timeout: float = STARTUP_SECONDS) -> float:
+        """Seconds from the start until `path` answers `status`; fails at once, with the log, if it exits."""
+
+        def answer() -> httpx.Response:
             if self._inspect("{{.State.Running}}") != "true":
                 raise AssertionError(f"{self.image} exited:\n{self.logs()}")
-            try:
-                response = httpx.get(self.url + path, timeout=2.0)
-                if response.status_code == status:
-                    return time.monotonic() - self.started
-                last = response.text
-            except httpx.TransportError as error:
-                last = error
-            time.sleep(0.1)
-        raise AssertionError(f"{self.image} {path} never answered {status} (last: {last!r}); log:\n{self.logs()}")
+            return httpx.get(self.url + path, timeout=2.0)
+
+        wait_until(
+            answer,
+            lambda response: response.status_code == status,
+            what=f"{self.image} {path} to answer {status}",
+            timeout=max(0.0, self.started + timeout - time.monotonic()),
+            ignoring=(httpx.TransportError,),
+            context=lambda: f"log:\n{self.logs()}",
+            describe=lambda response: f"{response.status_code} {response.text}",
+        )
+        return time.monotonic() - self.started
 
     def logs(self) -> str:
         result = self._podman.run("logs", self.name, check=False)

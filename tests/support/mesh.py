@@ -18,6 +18,7 @@ from localstack.stack import LocalStack
 from localstack.topology import API_HOST, FRONTEND_HOST, Ports
 
 from support.services import Release
+from support.waiting import STARTUP_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,7 +95,7 @@ def running_stack(release: Release, state_dir: Path, **options: object) -> Itera
     """The whole local system on free ports, logs in <state_dir>/logs; stopped afterwards."""
     options = {"k8s_dir": REPO / "k8s", **options}
     stack = LocalStack(release, state_dir, ports=Ports.free(), log_dir=state_dir / "logs", **options)
-    stack.start()
+    stack.start(STARTUP_SECONDS)
     try:
         yield stack
     finally:

@@ -3,7 +3,6 @@
 import mailbox
 import socket
 import subprocess
-import time
 from email.message import Message
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import httpx
 from localmonitoring.servers import Server
 
 from support.services import stop_process
+from support.waiting import STARTUP_SECONDS, wait_until
 
 
 class Running:
@@ -25,32 +25,30 @@ class Running:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise AssertionError(f"{self.server.name} exited with {self._process.returncode}:\n{self.log()}")
-            if self._ready():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{self.server.name} not ready after {timeout:.0f}s; log:\n{self.log()}")
+    def wait_ready(self, timeout: float = STARTUP_SECONDS) -> None:
+        wait_until(
+            self._readiness,
+            lambda status: status == 200,
+            what=f"{self.server.name} to be ready",
+            timeout=timeout,
+            interval=0.05,
+            ignoring=(httpx.TransportError, OSError),
+            context=lambda: f"log:\n{self.log()}",
+        )
 
     def stop(self) -> None:
         stop_process(self._process)
         self._log.close()
 
-    def _ready(self) -> bool:
-        if not self.server.ready_url:  # the mail sink: ready once it accepts connections
+    def _readiness(self) -> int:
+        """The ready URL's status; the mail sink has none, and is ready (200) once it accepts connections."""
+        if self._process.poll() is not None:
+            raise AssertionError(f"{self.server.name} exited with {self._process.returncode}:\n{self.log()}")
+        if not self.server.ready_url:
             host, port = self.server.url.removeprefix("smtp://").split(":")
-            try:
-                socket.create_connection((host, int(port)), timeout=0.5).close()
-            except OSError:
-                return False
-            return True
-        try:
-            return httpx.get(self.server.ready_url, timeout=1.0).status_code == 200
-        except httpx.TransportError:
-            return False
+            socket.create_connection((host, int(port)), timeout=0.5).close()
+            return 200
+        return httpx.get(self.server.ready_url, timeout=1.0).status_code
 
 
 def start_all(servers: list[Server], log_dir: Path) -> list[Running]:

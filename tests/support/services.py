@@ -7,12 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from localstack.model_release import LocalRelease as Release
+
+from support.waiting import STARTUP_SECONDS, wait_until
 
 EXPORT_KEY = "integration-export-key-0123456789"
 
@@ -67,24 +68,32 @@ class ServiceProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_until(self, path: str, status: int = 200, timeout: float = 90.0) -> httpx.Response:
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
+    def wait_until(self, path: str, status: int = 200, timeout: float = STARTUP_SECONDS) -> httpx.Response:
+        """The first answer of `path` with `status`; fails at once, with the log, if the process exits."""
+
+        def answer() -> httpx.Response:
             if self._process.poll() is not None:
                 raise AssertionError(f"{self.package} exited with {self._process.returncode}:\n{self.log()}")
-            try:
-                response = httpx.get(self.url + path, timeout=2.0)
-                if response.status_code == status:
-                    return response
-                last = response.text
-            except httpx.TransportError as error:
-                last = error
-            time.sleep(0.05)
-        raise AssertionError(f"{self.package} {path} never answered {status} (last: {last!r}); log:\n{self.log()}")
+            return httpx.get(self.url + path, timeout=2.0)
+
+        return wait_until(
+            answer,
+            lambda response: response.status_code == status,
+            what=f"{self.package} {path} to answer {status}",
+            timeout=timeout,
+            interval=0.05,
+            ignoring=(httpx.TransportError,),
+            context=lambda: f"log:\n{self.log()}",
+            describe=lambda response: f"{response.status_code} {response.text}",
+        )
 
     def send_signal(self, sig: signal.Signals) -> None:
         self._process.send_signal(sig)
+
+    def run_state(self) -> str:
+        """The kernel's one-letter state of the process: R running, S sleeping, T stopped by a signal..."""
+        stat = Path(f"/proc/{self._process.pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0]  # the name, in parentheses, may hold spaces
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         stop_process(self._process, sig)
@@ -110,7 +119,7 @@ class ProcessGroup:
         process.wait_until("/readyz")
         return process
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float = STARTUP_SECONDS) -> None:
         for process in self._processes:
             process.wait_until("/readyz", timeout=timeout)
 

@@ -77,15 +77,20 @@ class Supervisor:
             _wait_or_kill(popen, STOP_TIMEOUT_SECONDS)
 
     def wait_ready(self, timeout_seconds: float = 60.0, names: list[str] | None = None) -> None:
+        """Wait until every process (or those named) answers 200 on its ready URL; say what each last answered."""
         deadline = time.monotonic() + timeout_seconds
         pending = [self._processes[name] for name in names] if names else list(self._processes.values())
+        last: dict[str, str] = {}
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 self._raise_if_crashed()
                 if time.monotonic() > deadline:
-                    names = ", ".join(p.name for p in pending)
-                    raise RuntimeError(f"not ready after {timeout_seconds:.0f}s: {names}")
-                pending = [p for p in pending if p.ready_url and not _answers(client, p.ready_url)]
+                    waiting = "; ".join(f"{p.name} ({last.get(p.name, 'not asked yet')})" for p in pending)
+                    raise RuntimeError(f"not ready after {timeout_seconds:.0f}s: {waiting}")
+                for process in pending:
+                    if process.ready_url:
+                        last[process.name] = _answer(client, process.ready_url)
+                pending = [p for p in pending if p.ready_url and last[p.name] != "200"]
                 time.sleep(0.1)
 
     def run_until_interrupted(self) -> int:
@@ -117,7 +122,8 @@ class Supervisor:
     def _raise_if_crashed(self) -> None:
         for process in self._processes.values():
             if process.popen and process.popen.poll() is not None:
-                raise RuntimeError(f"{process.name} exited with code {process.popen.returncode}")
+                log = f" (log: {self.log_path(process.name)})" if self._log_dir is not None else ""
+                raise RuntimeError(f"{process.name} exited with code {process.popen.returncode}{log}")
 
     @staticmethod
     def _relay_output(process: Process) -> None:
@@ -140,8 +146,10 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _answers(client: httpx.Client, url: str) -> bool:
+def _answer(client: httpx.Client, url: str) -> str:
+    """The status `url` answers ("200" when ready), with the start of its body, or why nothing answered."""
     try:
-        return client.get(url).status_code == 200
-    except httpx.TransportError:
-        return False
+        response = client.get(url)
+    except httpx.TransportError as error:
+        return f"{type(error).__name__}: {error}"
+    return "200" if response.status_code == 200 else f"{response.status_code} {response.text[:200]}"
