@@ -92,7 +92,8 @@ def test_the_model_service_starts_once_the_one_shot_step_has_trained_its_model_i
 
 def test_a_published_release_is_served_by_setting_its_version_and_the_sha256_of_its_manifest(tmp_path):
     compose_project(tmp_path)
-    pin = {"MODEL_SOURCE": "release", "MODEL_VERSION": "v1.1.0", "MODEL_SHA256": "ab" * 32}
+    pin = {"MODEL_SOURCE": "release", "MODEL_VERSION": "v1.1.0", "MODEL_SHA256": "ab" * 32,
+           "MODEL_REPOSITORY": "a-fork/sentiment-canary"}  # fmt: skip
 
     result = docker_compose(tmp_path, "config", **pin)
 
@@ -100,6 +101,7 @@ def test_a_published_release_is_served_by_setting_its_version_and_the_sha256_of_
     services = yaml.safe_load(result.stdout)["services"]
     for name in ("model-prepare", "model-service"):
         assert {key: services[name]["environment"][key] for key in pin} == pin
+    assert services["model-service"]["environment"]["MODEL_REPOSITORY"] != "sentiment-canary/sentiment-canary"
 
 
 def test_the_mesh_variant_adds_the_canaries_and_envoy_with_the_config_compiled_from_k8s(tmp_path):
