@@ -101,7 +101,6 @@ def test_a_published_release_is_served_by_setting_its_version_and_the_sha256_of_
     services = yaml.safe_load(result.stdout)["services"]
     for name in ("model-prepare", "model-service"):
         assert {key: services[name]["environment"][key] for key in pin} == pin
-    assert services["model-service"]["environment"]["MODEL_REPOSITORY"] != "sentiment-canary/sentiment-canary"
 
 
 def test_the_mesh_variant_adds_the_canaries_and_envoy_with_the_config_compiled_from_k8s(tmp_path):
