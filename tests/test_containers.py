@@ -80,7 +80,7 @@ def test_the_model_service_starts_once_the_one_shot_step_has_trained_its_model_i
     prepare, model = services["model-prepare"], services["model-service"]
     assert prepare["command"] == ["model-service", "prepare"]
     assert prepare["restart"] == "no"
-    assert prepare["healthcheck"] == {"disable": True}  # it runs no server for the image's HEALTHCHECK to ask
+    assert prepare["healthcheck"] == {"test": ["NONE"]}  # disabled: it runs no server for the HEALTHCHECK to ask
     assert prepare["image"] == model["image"]
     assert model["depends_on"] == {"model-prepare": {"condition": "service_completed_successfully"}}
     assert prepare["volumes"] == model["volumes"]
