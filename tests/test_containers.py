@@ -1,5 +1,6 @@
 """The images and the compose file, checked without a container engine (there is none here)."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -43,10 +44,14 @@ def compose_project(folder: Path) -> None:
         (folder / service).symlink_to(ROOT / service)
 
 
-def docker_compose(folder: Path, *arguments: str) -> subprocess.CompletedProcess:
+def docker_compose(folder: Path, *arguments: str, **variables: str) -> subprocess.CompletedProcess:
+    """docker-compose ARGUMENTS, its ${...} filled in from `variables` alone among the MODEL_* ones."""
     compose = shutil.which("docker-compose")
     assert compose, "docker-compose is missing: `make system-deps` installs it"
-    return subprocess.run([compose, *arguments], cwd=folder, capture_output=True, text=True, timeout=60, check=False)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MODEL_")} | variables
+    return subprocess.run(
+        [compose, *arguments], cwd=folder, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_docker_compose_accepts_the_compose_file_with_the_example_secrets(tmp_path):
@@ -61,10 +66,42 @@ def test_docker_compose_accepts_the_compose_file_with_the_example_secrets(tmp_pa
     config = result.stdout
     for service in SERVICES:
         assert f"context: {tmp_path / service}\n" in config
-    assert config.count("read_only: true") == len(SERVICES)
+    assert config.count("read_only: true") == len(SERVICES) + 1  # and the one-shot model-prepare
     assert "EXPORT_API_KEY: from-the-env-file-1234" in config
     assert "model-cache:/var/cache/model-service:rw" in config
     assert "app-data:/var/lib/app-service:rw" in config
+
+
+def test_the_model_service_starts_once_the_one_shot_step_has_trained_its_model_into_the_shared_volume(tmp_path):
+    compose_project(tmp_path)
+
+    services = yaml.safe_load(docker_compose(tmp_path, "config").stdout)["services"]
+
+    prepare, model = services["model-prepare"], services["model-service"]
+    assert prepare["command"] == ["model-service", "prepare"]
+    assert prepare["restart"] == "no"
+    assert prepare["healthcheck"] == {"test": ["NONE"]}  # disabled: it runs no server for the HEALTHCHECK to ask
+    assert prepare["image"] == model["image"]
+    assert model["depends_on"] == {"model-prepare": {"condition": "service_completed_successfully"}}
+    assert prepare["volumes"] == model["volumes"]
+    # Without a published release of ours: the model trained in place, pinned by its own manifest
+    for service in (prepare, model):
+        assert service["environment"]["MODEL_SOURCE"] == "trained"
+        assert service["environment"]["MODEL_VERSION"] == "v1.0.0"
+        assert service["environment"]["MODEL_SHA256"] == ""
+
+
+def test_a_published_release_is_served_by_setting_its_version_and_the_sha256_of_its_manifest(tmp_path):
+    compose_project(tmp_path)
+    pin = {"MODEL_SOURCE": "release", "MODEL_VERSION": "v1.1.0", "MODEL_SHA256": "ab" * 32,
+           "MODEL_REPOSITORY": "a-fork/sentiment-canary"}  # fmt: skip
+
+    result = docker_compose(tmp_path, "config", **pin)
+
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for name in ("model-prepare", "model-service"):
+        assert {key: services[name]["environment"][key] for key in pin} == pin
 
 
 def test_the_mesh_variant_adds_the_canaries_and_envoy_with_the_config_compiled_from_k8s(tmp_path):
@@ -84,7 +121,9 @@ def test_the_mesh_variant_adds_the_canaries_and_envoy_with_the_config_compiled_f
     # Then both versions of every service run behind Envoy, which accepts the routes it got
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
-    assert set(services) == {*SERVICES, *(f"{service}-canary" for service in SERVICES), "envoy"}
+    assert set(services) == {*SERVICES, *(f"{service}-canary" for service in SERVICES), "envoy", "model-prepare"}
+    assert services["model-service-canary"]["depends_on"] == services["model-service"]["depends_on"]
+    assert services["model-service-canary"]["environment"]["MODEL_SOURCE"] == "trained"
     assert services["app-service"]["environment"]["MODEL_SERVICE_URL"] == "http://envoy:15001"
     assert services["app-service-canary"]["environment"]["MODEL_SERVICE_URL"] == "http://envoy:15002"
     assert services["app-frontend-canary"]["environment"]["SET_VERSION_COOKIE"] == "false"

@@ -17,11 +17,20 @@ def test_an_unpinned_model_needs_an_explicit_opt_in():
     assert Settings(model_sha256="", model_allow_unpinned=True).model_allow_unpinned
 
 
+def test_a_model_trained_in_place_needs_no_pin_its_own_manifest_names_the_digest():
+    settings = Settings(model_source="trained", model_sha256="")
+
+    assert settings.pinned_sha256 is None
+    assert settings.trained_dir == settings.model_cache_dir / "trained"
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
         {"model_sha256": "ABC"},
         {"model_version": "../../etc"},
+        {"model_version": "trained"},  # the folder of the trained releases
+        {"model_source": "github"},
         {"app_version": "beta"},
         {"model_url_template": "https://example.com/{owner}/{asset}"},
         {"model_url_template": "https://example.com/model.joblib"},
@@ -35,7 +44,7 @@ def test_invalid_settings_are_refused(overrides):
 
 def test_the_cli_reports_a_bad_setting_in_one_line_and_exits_2(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "model_service", "fetch"],
+        [sys.executable, "-m", "model_service", "prepare"],
         env={"MODEL_SHA256": "not-a-digest", "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,

@@ -1,16 +1,13 @@
 """Fixtures of the image tests: the three images, built by `make images`, running as containers on 127.0.0.1."""
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from localimages.cli import SERVICES, image_name
 from localimages.podman import Podman
-from support.containers import IMAGE_USER, Container
+from support.containers import TIMINGS, Container, volume
 from support.services import EXPORT_KEY, Release, free_port, train_demo_release
-
-READY_SECONDS: dict[str, float] = {}  # how long each container took to answer /readyz, for the summary
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +26,6 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
     for path in (release.folder, *release.folder.rglob("*")):
         path.chmod(0o755 if path.is_dir() else 0o644)
     return release
-
-
-def volume(path: Path) -> Path:
-    """A folder for a data volume, owned by the image's user as the deployment docs ask of a hostPath volume."""
-    path.mkdir()
-    os.chown(path, IMAGE_USER, IMAGE_USER)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +48,7 @@ def containers(podman: Podman, release: Release, volumes: dict[str, Path]) -> It
              "MODEL_URL_TEMPLATE": "file:///releases/{version}/{asset}"},
             {release.folder: "/releases:ro", volumes["model-cache"]: "/var/cache/model-service"},
         )  # fmt: skip
-        READY_SECONDS["model-service"] = running["model-service"].wait_until("/readyz")
+        TIMINGS["model-service, podman run to /readyz 200"] = running["model-service"].wait_until("/readyz")
         running["app-service"] = Container(
             podman,
             image_name("app-service"),
@@ -66,7 +56,7 @@ def containers(podman: Podman, release: Release, volumes: dict[str, Path]) -> It
              "CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{frontend_port}"},
             {volumes["app-data"]: "/var/lib/app-service"},
         )  # fmt: skip
-        READY_SECONDS["app-service"] = running["app-service"].wait_until("/readyz")
+        TIMINGS["app-service, podman run to /readyz 200"] = running["app-service"].wait_until("/readyz")
         running["app-frontend"] = Container(
             podman,
             image_name("app-frontend"),
@@ -74,7 +64,7 @@ def containers(podman: Podman, release: Release, volumes: dict[str, Path]) -> It
             {},
             port=frontend_port,
         )
-        READY_SECONDS["app-frontend"] = running["app-frontend"].wait_until("/readyz")
+        TIMINGS["app-frontend, podman run to /readyz 200"] = running["app-frontend"].wait_until("/readyz")
         yield running
     finally:
         for container in running.values():
@@ -82,7 +72,7 @@ def containers(podman: Podman, release: Release, volumes: dict[str, Path]) -> It
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if READY_SECONDS:
-        terminalreporter.section("images: seconds from `podman run` to /readyz 200")
-        for service, seconds in READY_SECONDS.items():
-            terminalreporter.write_line(f"  {service:<16} {seconds:6.1f}")
+    if TIMINGS:
+        terminalreporter.section("images: seconds")
+        for what, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"  {what:<64} {seconds:6.1f}")

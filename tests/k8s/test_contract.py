@@ -3,6 +3,7 @@ services' own: each service version starts with the configuration the
 manifests give it and serves the paths its probes ask."""
 
 import importlib
+import typing
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -37,8 +38,30 @@ def test_each_version_starts_with_its_manifest_settings_and_serves_the_probed_pa
 
 def test_the_model_service_caches_and_downloads_where_the_contract_says():
     settings = service_module("model-service", "settings")
+    source = settings.Settings.model_fields["model_source"]
     assert settings.Settings.model_fields["model_cache_dir"].default == Path(contract.MODEL_CACHE_DIR_DEFAULT)
     assert settings.DEFAULT_URL_TEMPLATE == contract.MODEL_URL_TEMPLATE_DEFAULT
+    assert source.default == contract.MODEL_SOURCE_DEFAULT
+    assert typing.get_args(source.annotation) == contract.MODEL_SOURCES
+    assert service_module("model-service", "training.dataset").DEFAULT_DATA_URL == contract.TRAINING_DATA_URL_DEFAULT
+    assert {name.upper() for name in settings.Settings.model_fields if name.startswith("model_")} >= set(
+        contract.MODEL_SETTINGS
+    )
+
+
+def test_each_model_service_prepares_with_its_init_container_the_model_its_server_serves(rendered, monkeypatch):
+    m = Manifests(rendered)
+    for workload in m.app_workloads(("model-service",)):
+        (preparer,) = workload.init_containers
+        named = []
+        for container in (preparer, *workload.containers):
+            with monkeypatch.context() as patch:
+                for name, value in m.environment(workload, container).items():
+                    patch.setenv(name, value)
+                settings = service_module("model-service", "settings").Settings()
+            named.append((settings.model_source, settings.model_version, settings.pinned_sha256, settings.trained_dir))
+        assert named[0] == named[1]
+        assert tuple(preparer["command"]) == contract.PREPARE_COMMAND
 
 
 def test_the_app_service_keeps_its_database_in_the_folder_the_contract_derives():

@@ -100,8 +100,60 @@ def canary_reads_stable_config(documents):
     env_source(documents, "model-service-canary", "APP_VERSION")["configMapKeyRef"]["name"] = stable_config
 
 
+def serve_published_release(documents, deployment: str) -> None:
+    """Switch a version to a published release, pinned as docs/model.md says."""
+    data = find(documents, "ConfigMap", deployment)["data"]
+    data.update(MODEL_SOURCE="release", MODEL_VERSION="v1.1.0", MODEL_SHA256="ab" * 32)
+
+
 def unpin_model(documents):
+    serve_published_release(documents, "model-service-stable")
     find(documents, "ConfigMap", "model-service-stable")["data"]["MODEL_SHA256"] = ""
+
+
+def unknown_model_source(documents):
+    find(documents, "ConfigMap", "model-service-canary")["data"]["MODEL_SOURCE"] = "github"
+
+
+def half_a_pin_for_the_trained_model(documents):
+    find(documents, "ConfigMap", "model-service-stable")["data"]["MODEL_SHA256"] = "b35f1b67"
+
+
+def init_container(documents: list[dict], deployment: str) -> dict:
+    return find(documents, "Deployment", deployment)["spec"]["template"]["spec"]["initContainers"][0]
+
+
+def drop_prepare_model(documents):
+    del find(documents, "Deployment", "model-service-canary")["spec"]["template"]["spec"]["initContainers"]
+
+
+def prepare_another_version(documents):
+    env = init_container(documents, "model-service-stable")["env"]
+    env[:] = [v for v in env if v["name"] != "MODEL_VERSION"] + [{"name": "MODEL_VERSION", "value": "v0.9.0"}]
+
+
+def prepare_with_another_image(documents):
+    init_container(documents, "model-service-canary")["image"] = "ghcr.io/sentiment-canary/model-service:0.9.0"
+
+
+def prepare_into_another_volume(documents):
+    pod = find(documents, "Deployment", "model-service-stable")["spec"]["template"]["spec"]
+    pod["volumes"].append({"name": "scratch", "persistentVolumeClaim": {"claimName": "model-cache"}})
+    next(m for m in pod["initContainers"][0]["volumeMounts"] if m["name"] == "model-cache")["name"] = "scratch"
+
+
+def classic_istio_sidecar(documents):
+    pod = find(documents, "Deployment", "model-service-canary")["spec"]["template"]
+    del pod["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"]
+
+
+def prepare_without_limits(documents):
+    del init_container(documents, "model-service-stable")["resources"]["limits"]
+
+
+def prepare_without_tmp(documents):
+    mounts = init_container(documents, "model-service-canary")["volumeMounts"]
+    mounts[:] = [mount for mount in mounts if mount["mountPath"] != "/tmp"]
 
 
 def drop_limits(documents):
@@ -163,8 +215,13 @@ def host_not_on_gateway(documents):
 
 
 def forget_asset_host(documents):
-    entry = find(documents, "ServiceEntry", "github-release-downloads")
+    serve_published_release(documents, "model-service-canary")
+    entry = find(documents, "ServiceEntry", "github-downloads")
     entry["spec"]["hosts"].remove("objects.githubusercontent.com")
+
+
+def forget_data_host(documents):
+    find(documents, "ServiceEntry", "github-downloads")["spec"]["hosts"].remove("raw.githubusercontent.com")
 
 
 def principal_in_another_namespace(documents):
@@ -435,7 +492,57 @@ MUTATIONS = [
         checks.versions_are_consistent,
         "has APP_VERSION=stable, but its pods are labelled version=canary",
     ),
-    (unpin_model, checks.model_is_pinned, "Deployment/model-service-stable: MODEL_SHA256='' pins no sha256"),
+    (
+        unpin_model,
+        checks.model_is_pinned,
+        "Deployment/model-service-stable: model-service: MODEL_SHA256='' pins no sha256: copy the `sha256` of the "
+        "published release's own model.json",
+    ),
+    (
+        unknown_model_source,
+        checks.model_is_pinned,
+        "Deployment/model-service-canary: prepare-model: MODEL_SOURCE='github' is none of ('release', 'trained')",
+    ),
+    (half_a_pin_for_the_trained_model, checks.model_is_pinned, "MODEL_SHA256='b35f1b67' is no sha256"),
+    (
+        drop_prepare_model,
+        checks.model_is_prepared,
+        "Deployment/model-service-canary: no init container runs `model-service prepare`: with MODEL_SOURCE=trained "
+        "the server never becomes ready",
+    ),
+    (
+        prepare_another_version,
+        checks.model_is_prepared,
+        "Deployment/model-service-stable: prepare-model prepares MODEL_VERSION='v0.9.0', and model-service serves "
+        "MODEL_VERSION='v1.0.0'",
+    ),
+    (
+        prepare_with_another_image,
+        checks.model_is_prepared,
+        "prepare-model runs image 'ghcr.io/sentiment-canary/model-service:0.9.0', and model-service "
+        "'ghcr.io/sentiment-canary/model-service:1.0.0'",
+    ),
+    (
+        prepare_into_another_volume,
+        checks.model_is_prepared,
+        "prepare-model writes the model to volume 'scratch' at /var/cache/model-service, and model-service reads it "
+        "from volume 'model-cache'",
+    ),
+    (
+        classic_istio_sidecar,
+        checks.model_is_prepared,
+        'Deployment/model-service-canary: must annotate its pods sidecar.istio.io/nativeSidecar: "true"',
+    ),
+    (
+        prepare_without_limits,
+        checks.pods_are_hardened,
+        "Deployment/model-service-stable: prepare-model has no limits for cpu, memory",
+    ),
+    (
+        prepare_without_tmp,
+        checks.data_folders_are_mounted,
+        "Deployment/model-service-canary: prepare-model writes to /tmp (its temporary files)",
+    ),
     (
         drop_limits,
         checks.pods_are_hardened,
@@ -492,7 +599,14 @@ MUTATIONS = [
     (
         forget_asset_host,
         checks.outbound_hosts_are_declared,
-        "downloads the model from objects.githubusercontent.com, which no ServiceEntry declares",
+        "Deployment/model-service-canary: model-service downloads the model from objects.githubusercontent.com, "
+        "which no ServiceEntry declares",
+    ),
+    (
+        forget_data_host,
+        checks.outbound_hosts_are_declared,
+        "Deployment/model-service-stable: prepare-model downloads the training data from raw.githubusercontent.com, "
+        "which no ServiceEntry declares",
     ),
     (
         principal_in_another_namespace,

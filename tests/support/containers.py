@@ -6,6 +6,7 @@ read-only root filesystem with a tmpfs on /tmp and volumes where the service
 keeps data, every capability dropped, no privilege escalation.
 """
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -17,13 +18,28 @@ from support.services import free_port
 from support.waiting import STARTUP_SECONDS, wait_until
 
 IMAGE_USER = 10001  # the Dockerfiles' USER, which the manifests' runAsUser repeats
+# What the image tests timed, for their summary: {what: seconds}.
+TIMINGS: dict[str, float] = {}
+
+
+def volume(path: Path) -> Path:
+    """A folder for a data volume, owned by the image's user as the deployment docs ask of a hostPath volume."""
+    path.mkdir()
+    os.chown(path, IMAGE_USER, IMAGE_USER)
+    return path
 
 
 class Container:
     def __init__(
-        self, podman: Podman, image: str, env: dict[str, str], volumes: dict[Path, str], port: int | None = None
+        self,
+        podman: Podman,
+        image: str,
+        env: dict[str, str],
+        volumes: dict[Path, str],
+        port: int | None = None,
+        command: tuple[str, ...] = (),
     ) -> None:
-        """Start `image`; volumes maps a host folder to `/path/in/container` (or `/path:ro`)."""
+        """Start `image` (its CMD, or `command`); volumes maps a host folder to `/path/in/container` (or `/path:ro`)."""
         self._podman = podman
         self.image = image
         self.name = f"sentiment-test-{uuid.uuid4().hex[:12]}"
@@ -37,7 +53,7 @@ class Container:
             "--health-interval", "disable",  # no systemd here to run it on a timer; `healthcheck()` runs it once
             *(argument for name, value in settings.items() for argument in ("--env", f"{name}={value}")),
             *(argument for host, inside in volumes.items() for argument in ("--volume", f"{host}:{inside}")),
-            image,
+            image, *command,
         )  # fmt: skip
         self.started = time.monotonic()
 
@@ -59,6 +75,25 @@ class Container:
             describe=lambda response: f"{response.status_code} {response.text}",
         )
         return time.monotonic() - self.started
+
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
+        """Until the container's output holds `text`; fails with its log if it exits first or past the deadline."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.logs()):
+            if self._inspect("{{.State.Running}}") != "true":
+                raise AssertionError(f"{self.image} exited before saying {text!r}:\n{log}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.image} did not say {text!r} within {timeout:.0f} s:\n{log}")
+            time.sleep(0.1)
+
+    def wait_for_exit(self, timeout: float) -> int:
+        """The exit code of a one-shot container once it has stopped; fails with its log past the deadline."""
+        deadline = time.monotonic() + timeout
+        while self._inspect("{{.State.Running}}") == "true":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.image} still runs after {timeout:.0f} s:\n{self.logs()}")
+            time.sleep(0.2)
+        return int(self._inspect("{{.State.ExitCode}}"))
 
     def logs(self) -> str:
         result = self._podman.run("logs", self.name, check=False)

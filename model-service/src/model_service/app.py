@@ -10,8 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from model_service.body_limit import BodySizeLimitMiddleware
 from model_service.invalid_input import invalid_input
 from model_service.metrics import Metrics, RequestMetricsMiddleware
-from model_service.model_loader import load_until_ready
-from model_service.model_store import ModelStore
+from model_service.model_loader import load_until_ready, model_source
 from model_service.predictor import ModelState
 from model_service.routes import RELEASE, Serving, router
 from model_service.served_by import ServedByMiddleware
@@ -22,12 +21,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics(settings.app_version, RELEASE)
     state = ModelState()
-    store = ModelStore.from_settings(settings)
+    obtain_model = model_source(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pin = settings.model_sha256 or None
-        loading = asyncio.create_task(load_until_ready(state, store, settings.model_version, pin, metrics))
+        loading = asyncio.create_task(load_until_ready(state, obtain_model, metrics))
         yield
         loading.cancel()
         with contextlib.suppress(asyncio.CancelledError):

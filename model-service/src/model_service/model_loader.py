@@ -1,28 +1,38 @@
-"""Start-up: fetch, verify and load the pinned model, retrying until it works.
+"""Start-up: obtain, verify and load the model, retrying until it works.
 
 The service stays up (alive, not ready) while the model host is unreachable,
-so it becomes ready by itself once the host is back, and `/readyz` says why
-it is not ready in the meantime.
+or while the model trained in place is not there yet, so it becomes ready by
+itself once it is, and `/readyz` says why it is not ready in the meantime.
 """
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 from model_service.metrics import Metrics
-from model_service.model_store import ModelFetchError, ModelStore
+from model_service.model_store import ModelFetchError, ModelStore, VerifiedModel, read_trained
 from model_service.predictor import ModelLoadError, ModelState, Predictor
+from model_service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY_SECONDS = 60.0
 
 
+def model_source(settings: Settings) -> Callable[[], VerifiedModel]:
+    """What obtains the verified model MODEL_SOURCE names: the published release, downloaded into the cache
+    unless it is there; or the release trained into the cache, read from it and never downloaded."""
+    if settings.model_source == "trained":
+        return functools.partial(read_trained, settings.trained_dir, settings.model_version, settings.pinned_sha256)
+    store = ModelStore.from_settings(settings)
+    return functools.partial(store.fetch, settings.model_version, settings.pinned_sha256)
+
+
 async def load_until_ready(
     state: ModelState,
-    store: ModelStore,
-    version: str,
-    pinned_sha256: str | None,
+    obtain: Callable[[], VerifiedModel],
     metrics: Metrics,
     first_retry_delay_seconds: float = 1.0,
 ) -> None:
@@ -30,7 +40,7 @@ async def load_until_ready(
     while True:
         started = time.perf_counter()
         try:
-            verified = await asyncio.to_thread(store.fetch, version, pinned_sha256)
+            verified = await asyncio.to_thread(obtain)
             predictor = await asyncio.to_thread(Predictor.load, verified)
         except (ModelFetchError, ModelLoadError) as error:
             state.failed(str(error))

@@ -1,5 +1,10 @@
 """Gets a model release into the cache volume, and the verified artifact out of it.
 
+Two kinds of release live in the cache: the published ones, downloaded into
+`<cache>/<version>/` (MODEL_SOURCE=release), and those `model-service prepare`
+trained in place, in `<cache>/trained/<version>/` (MODEL_SOURCE=trained), which
+are read from there and never downloaded.
+
 The rules, in order of importance:
 - the artifact is never unpickled before its sha256 matches the pin, and the
   bytes that are unpickled are the very bytes that were hashed;
@@ -104,7 +109,7 @@ class ModelStore:
             with lock:
                 if release_dir.exists():
                     try:
-                        return _read_verified(release_dir, version, pinned_sha256)
+                        return read_verified(release_dir, version, pinned_sha256)
                     except ModelFetchError as error:
                         log.warning("cached model is unusable, downloading it again: %s", error)
                         shutil.rmtree(release_dir)
@@ -113,7 +118,7 @@ class ModelStore:
                 except ModelFetchError as error:
                     wanted = f"sha256 {pinned_sha256}" if pinned_sha256 else "unpinned"
                     raise ModelFetchError(f"cannot fetch model {version} ({wanted}): {error}") from None
-                return _read_verified(release_dir, version, pinned_sha256)
+                return read_verified(release_dir, version, pinned_sha256)
         except Timeout:
             raise ModelFetchError(
                 f"another process held the lock on {release_dir} for {self._lock_timeout_seconds:.0f}s"
@@ -240,7 +245,24 @@ def _expected_digest(manifest: ModelManifest, pinned_sha256: str | None, where: 
     return pinned_sha256
 
 
-def _read_verified(release_dir: Path, version: str, pinned_sha256: str | None) -> VerifiedModel:
+def read_trained(trained_dir: Path, version: str, pinned_sha256: str | None) -> VerifiedModel:
+    """The release `model-service prepare` trained into the cache, verified; nothing is downloaded.
+
+    No lock is needed: a trained release appears by a rename, whole, and never changes.
+    """
+    release_dir = trained_dir / version
+    if not release_dir.is_dir():
+        raise ModelFetchError(
+            f"no model {version} trained in {trained_dir} yet (MODEL_SOURCE=trained): the one-shot step "
+            "`model-service prepare` trains it there (docker compose: the service model-prepare; "
+            "Kubernetes: the init container prepare-model)"
+        )
+    return read_verified(release_dir, version, pinned_sha256)
+
+
+def read_verified(release_dir: Path, version: str, pinned_sha256: str | None) -> VerifiedModel:
+    """The release in `release_dir`, if its manifest names `version` and its artifact has the expected digest:
+    the pin, or without one the digest its own manifest names."""
     manifest_path = release_dir / MANIFEST_NAME
     manifest = _parse_manifest(manifest_path, str(manifest_path), version)
     expected = pinned_sha256 or manifest.sha256

@@ -11,6 +11,9 @@ from model_service.manifest import VERSION_PATTERN
 # The project's home on GitHub, whose releases carry the model; forks set their own.
 DEFAULT_REPOSITORY = "sentiment-canary/sentiment-canary"
 DEFAULT_URL_TEMPLATE = "https://github.com/{repository}/releases/download/{version}/{asset}"
+# The folder of the cache that holds the releases trained in place (MODEL_SOURCE=trained), beside the
+# downloaded ones: a release of that name would be confused with it, so no model version may have it.
+TRAINED_FOLDER = "trained"
 
 
 class Settings(BaseSettings):
@@ -23,6 +26,12 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    model_source: Literal["release", "trained"] = Field(
+        "release",
+        description="release: download the published release MODEL_VERSION, pinned by MODEL_SHA256; trained: serve "
+        "the release `model-service prepare` trained into the cache, checked against its own manifest "
+        "(or MODEL_SHA256 if set), and download nothing.",
+    )
     model_version: str = Field("v1.0.0", pattern=VERSION_PATTERN, description="Release tag of the model to serve.")
     model_sha256: str = Field("", pattern=r"^([0-9a-f]{64})?$", description="Pinned sha256 of model.joblib.")
     model_allow_unpinned: bool = Field(False, description="Accept any digest the release's own manifest names.")
@@ -43,12 +52,24 @@ class Settings(BaseSettings):
         "5,000 ASCII characters is 5 MB.",
     )
 
+    @property
+    def trained_dir(self) -> Path:
+        """Where `model-service prepare` trains releases and MODEL_SOURCE=trained serves them from."""
+        return self.model_cache_dir / TRAINED_FOLDER
+
+    @property
+    def pinned_sha256(self) -> str | None:
+        return self.model_sha256 or None
+
     @model_validator(mode="after")
     def _check(self) -> "Settings":
-        if not self.model_sha256 and not self.model_allow_unpinned:
+        if self.model_version == TRAINED_FOLDER:
+            raise ValueError(f"MODEL_VERSION may not be {TRAINED_FOLDER!r}: the cache's folder of trained releases")
+        if self.model_source == "release" and not self.model_sha256 and not self.model_allow_unpinned:
             raise ValueError(
-                "MODEL_SHA256 is empty: pin the model's sha256, or set MODEL_ALLOW_UNPINNED=true "
-                "to trust the release's own manifest (a warning is logged)"
+                "MODEL_SHA256 is empty: pin the release's sha256 (the `sha256` of its own model.json), or set "
+                "MODEL_ALLOW_UNPINNED=true to trust that manifest (a warning is logged), or serve a model trained "
+                "in place with MODEL_SOURCE=trained"
             )
         try:
             self.model_url_template.format(repository="r", version="v", asset="a")

@@ -21,6 +21,25 @@ MODEL_CACHE_DIR_DEFAULT = "/var/cache/model-service"
 MODEL_URL_TEMPLATE_DEFAULT = "https://github.com/{repository}/releases/download/{version}/{asset}"
 # Where github.com redirects release downloads to.
 GITHUB_ASSET_HOSTS = ("release-assets.githubusercontent.com", "objects.githubusercontent.com")
+# MODEL_SOURCE: a published release, downloaded and pinned by MODEL_SHA256; or one trained in place.
+MODEL_SOURCES = ("release", "trained")
+MODEL_SOURCE_DEFAULT = "release"
+# The one-shot step that gets the model into the cache before the server starts (an init container).
+PREPARE_COMMAND = ("model-service", "prepare")
+# What `model-service prepare` trains on (MODEL_SOURCE=trained) unless its --data names a file or another URL.
+TRAINING_DATA_URL_DEFAULT = (
+    "https://raw.githubusercontent.com/proksch/restaurant-sentiment/main/a1_RestaurantReviews_HistoricDump.tsv"
+)
+# The model-service's settings that name its model: the server and its prepare step must agree on each.
+MODEL_SETTINGS = (
+    "MODEL_SOURCE",
+    "MODEL_VERSION",
+    "MODEL_SHA256",
+    "MODEL_ALLOW_UNPINNED",
+    "MODEL_REPOSITORY",
+    "MODEL_URL_TEMPLATE",
+    "MODEL_CACHE_DIR",
+)
 
 SQLITE_PREFIX = "sqlite:///"
 

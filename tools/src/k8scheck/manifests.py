@@ -72,7 +72,16 @@ class Workload:
 
     @property
     def containers(self) -> list[Mapping]:
+        """The pod's long-running containers (its init containers are not among them)."""
         return self.pod["spec"]["containers"]
+
+    @property
+    def init_containers(self) -> list[Mapping]:
+        return self.pod["spec"].get("initContainers", [])
+
+    @property
+    def all_containers(self) -> list[Mapping]:
+        return [*self.init_containers, *self.containers]
 
     @property
     def volumes(self) -> dict[str, Mapping]:

@@ -3,7 +3,9 @@
 A service's image builds from the service's folder alone, so it cannot read the
 monorepo's constraints.txt; its requirements.lock carries the same pins for
 exactly the packages the service needs at run time (on Linux, Python 3.11, as
-in the image). `make locks` writes them; a test fails when one is stale.
+in the image). `make locks` writes them; a test fails when one is stale. A
+service whose image needs an extra names it in its pyproject.toml:
+`[tool.lockfiles] image-extras = ["train"]`.
 """
 
 import tomllib
@@ -32,8 +34,11 @@ def read_pins(constraints: Path) -> dict[str, str]:
 
 
 def render_lock(service_dir: Path, pins: dict[str, str]) -> str:
-    project = tomllib.loads((service_dir / "pyproject.toml").read_text())["project"]
-    pending = [Requirement(line) for line in project["dependencies"]]
+    pyproject = tomllib.loads((service_dir / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    extras = pyproject.get("tool", {}).get("lockfiles", {}).get("image-extras", [])
+    optional = project.get("optional-dependencies", {})
+    pending = [Requirement(line) for line in [*project["dependencies"], *(r for e in extras for r in optional[e])]]
     needed: set[str] = set()
     while pending:
         requirement = pending.pop()
