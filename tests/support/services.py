@@ -90,6 +90,10 @@ class ServiceProcess:
     def send_signal(self, sig: signal.Signals) -> None:
         self._process.send_signal(sig)
 
+    def exit_code(self) -> int | None:
+        """The process's exit code, or None while it runs."""
+        return self._process.poll()
+
     def run_state(self) -> str:
         """The kernel's one-letter state of the process: R running, S sleeping, T stopped by a signal..."""
         stat = Path(f"/proc/{self._process.pid}/stat").read_text()
