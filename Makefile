@@ -103,7 +103,7 @@ format: install ## rewrite the code in the project's format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-locks: install ## write each service's requirements.lock (its image's pins) from constraints.txt
+locks: install ## write each service's hashed requirements.lock (its image's pins) with uv, at constraints.txt's versions (asks PyPI)
 	$(BIN)/python -m lockfiles
 
 k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockfiles import LOCK_NAME, SERVICE_KIT, SERVICES, read_pins, render_lock
+from lockfiles import LOCK_NAME, SERVICE_KIT, SERVICES, stale_reasons
 
 ROOT = Path(__file__).parent.parent
 
@@ -28,10 +28,45 @@ def test_the_image_is_slim_multi_stage_non_root_and_healthchecked(service):
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_image_pins_exactly_the_runtime_packages_the_tests_ran_with(service):
-    expected = render_lock(ROOT / service, read_pins(ROOT / "constraints.txt"))
+def test_the_image_pins_exactly_the_runtime_packages_the_tests_ran_with_each_by_its_hashes(service):
+    assert stale_reasons(ROOT, service) == [], "run `make locks`"
+    dockerfile = (ROOT / service / "Dockerfile").read_text()
+    assert "--require-hashes -r /tmp/requirements.lock" in dockerfile
+    assert re.search(r"--no-deps --no-build-isolation /src/service-kit /src/service$", dockerfile, re.MULTILINE)
 
-    assert (ROOT / service / LOCK_NAME).read_text() == expected, f"stale {service}/{LOCK_NAME}: run `make locks`"
+
+def copy_of_the_inputs(folder: Path, service: str) -> Path:
+    for path in (
+        f"{service}/pyproject.toml",
+        f"{service}/{LOCK_NAME}",
+        f"{SERVICE_KIT}/pyproject.toml",
+        "constraints.txt",
+    ):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, folder / path)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (("constraints.txt", "anyio==4.16.0", "anyio==4.17.0"), "pins anyio==4.16.0, constraints.txt anyio==4.17.0"),
+        (("app-service/pyproject.toml", '"httpx==0.28.1",', '"httpx==0.28.1", "rich==15.0.0",'), "other requirements"),
+        ((f"{SERVICE_KIT}/pyproject.toml", '"orjson==3.13.0",', ""), "other requirements"),
+        (("app-service/requirements.lock", "--hash=sha256:", "--hash=md5:"), "has no hash"),
+    ],
+    ids=["a constraint moved", "a requirement added", "the kit's requirement dropped", "hashes missing"],
+)
+def test_a_lock_is_stale_once_its_requirements_or_the_constraints_change(tmp_path, edit, reason):
+    root = copy_of_the_inputs(tmp_path, "app-service")
+    path, old, new = edit
+    text = (root / path).read_text()
+    assert old in text
+    (root / path).write_text(text.replace(old, new))
+
+    reasons = stale_reasons(root, "app-service")
+
+    assert any(reason in line for line in reasons), reasons
 
 
 def for_docker_compose_1_29(compose_file: str) -> str:
