@@ -92,11 +92,12 @@ images: install ## build the three images here with podman, no Docker engine nor
 images-test: images ## only the image tests: ready, non-root, read-only root, a review end to end
 	$(BIN)/pytest -m images tests/images
 
-lint: install ## static checks: ruff, hadolint on every Dockerfile, the workflows and the compose files against their schemas
+lint: install ## static checks: ruff, hadolint on every Dockerfile, the workflows, Dependabot's and the compose files against their schemas
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint $(foreach s,$(SERVICES),$(s)/Dockerfile)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.mesh.yml
 
 format: install ## rewrite the code in the project's format
