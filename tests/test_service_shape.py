@@ -5,8 +5,6 @@ import importlib
 import re
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from service_kit.invalid_input import invalid_input
 from service_kit.metrics import RequestMetricsMiddleware
 from service_kit.serve import SHUTDOWN_GRACE_SECONDS
 from service_kit.served_by import ServedByMiddleware
-from support.services import ServiceProcess
+from support.services import ServiceProcess, serve_refused
 from support.waiting import wait_until
 
 PACKAGES = ("model_service", "app_service", "app_frontend")
@@ -65,14 +63,7 @@ def test_every_service_runs_the_kits_middlewares_in_the_kits_order_and_answers_a
     ],
 )
 def test_a_wrong_setting_stops_every_service_with_one_line_naming_it_and_exit_code_2(package, env, line):
-    result = subprocess.run(
-        [sys.executable, "-m", package, "serve"],
-        env={**env, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = serve_refused(package, env)
 
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr

@@ -2,4 +2,9 @@
 
 from importlib.metadata import version
 
+from service_kit.app import ServiceInfo
+
 RELEASE = version("app-frontend")
+SERVICE = ServiceInfo(
+    "app-frontend", RELEASE, "The page where users classify restaurant reviews and correct the verdicts."
+)

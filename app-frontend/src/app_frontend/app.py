@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from service_kit.app import service_app
 
-from app_frontend import RELEASE
+from app_frontend import RELEASE, SERVICE
 from app_frontend.deps import State
 from app_frontend.metrics import Metrics
 from app_frontend.routes import readiness, router
@@ -29,13 +29,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         templates.env.globals["static_url"] = assets.url
         yield State(settings, metrics, templates, assets)
 
-    return service_app(
-        service="app-frontend",
-        release=RELEASE,
-        summary="The page where users classify restaurant reviews and correct the verdicts.",
-        settings=settings,
-        metrics=metrics,
-        lifespan=lifespan,
-        routers=[router],
-        readiness=readiness,
-    )
+    return service_app(SERVICE, settings, metrics, lifespan, routers=[router], readiness=readiness)

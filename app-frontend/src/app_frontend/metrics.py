@@ -7,6 +7,4 @@ from service_kit.metrics import ServiceMetrics
 class Metrics(ServiceMetrics):
     def __init__(self, version: str, release: str) -> None:
         super().__init__("app-frontend", version, release)
-        self.page_views = Counter(
-            "page_views_total", "Review pages rendered.", ["version"], registry=self.registry
-        ).labels(version)
+        self.page_views = self.of_this_arm(Counter, "page_views_total", "Review pages rendered.")

@@ -2,4 +2,9 @@
 
 from importlib.metadata import version
 
+from service_kit.app import ServiceInfo
+
 RELEASE = version("app-service")
+SERVICE = ServiceInfo(
+    "app-service", RELEASE, "Classifies restaurant reviews through the model-service and keeps the users' feedback."
+)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from service_kit.app import service_app
 
-from app_service import RELEASE
+from app_service import RELEASE, SERVICE
 from app_service.deps import State
 from app_service.metrics import API_STATUSES, Metrics
 from app_service.model_client import ModelClient, ModelServiceError, build_http_client
@@ -36,15 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.close()
 
     app = service_app(
-        service="app-service",
-        release=RELEASE,
-        summary="Classifies restaurant reviews through the model-service and keeps the users' feedback.",
-        settings=settings,
-        metrics=metrics,
-        lifespan=lifespan,
-        routers=[api],
-        readiness=readiness,
-        ready_model=ReadyStatus,
+        SERVICE, settings, metrics, lifespan, routers=[api], readiness=readiness, ready_model=ReadyStatus,
         exception_handlers={StoreError: store_failed, ModelServiceError: model_service_failed},
         cors={
             "allow_origins": settings.cors_allowed_origins,
@@ -54,6 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "max_age": 600,
         },
         max_request_bytes=settings.max_request_bytes,
-    )
+    )  # fmt: skip
     metrics.start_requests_at_zero(api.routes, API_STATUSES)
     return app

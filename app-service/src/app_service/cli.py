@@ -1,10 +1,9 @@
 """`app-service serve`: run the HTTP API with the settings from the environment."""
 
-import argparse
 import logging
 import sys
 
-from service_kit.serve import serve, start_logging
+from service_kit.serve import read_serve_command, serve
 from service_kit.settings import settings_or_exit
 
 from app_service.app import create_app
@@ -13,11 +12,7 @@ from app_service.store import StoreError, open_store
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="app-service", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the HTTP API")
-    parser.parse_args(argv)
-    start_logging()
+    read_serve_command("app-service", __doc__.splitlines()[0], argv)
     settings = settings_or_exit(Settings, "app-service")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
     try:

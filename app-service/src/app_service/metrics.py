@@ -27,23 +27,18 @@ class Metrics(ServiceMetrics):
 
     def __init__(self, version: str, release: str) -> None:
         super().__init__("app-service", version, release)
-        self.reviews_submitted = Counter(
-            "reviews_submitted_total", "Reviews classified and stored.", ["version"], registry=self.registry
-        ).labels(version)
-        predictions = Counter(
-            "predictions_total", "Predictions returned to users, by label.", ["version", "label"],
-            registry=self.registry,
+        self.reviews_submitted = self.of_this_arm(Counter, "reviews_submitted_total", "Reviews classified and stored.")
+        self.predictions = self.by_label(
+            Counter, "predictions_total", "Predictions returned to users, by label.", "label", LABELS
+        )
+        self.prediction_latency = self.of_this_arm(
+            Histogram, "prediction_latency_seconds",
+            "Time of one call to the model-service, retry included, failed or not.", buckets=PREDICTION_LATENCY_BUCKETS,
         )  # fmt: skip
-        self.predictions = {label: predictions.labels(version, label) for label in LABELS}
-        self.prediction_latency = Histogram(
-            "prediction_latency_seconds", "Time of one call to the model-service, retry included, failed or not.",
-            ["version"], buckets=PREDICTION_LATENCY_BUCKETS, registry=self.registry,
-        ).labels(version)  # fmt: skip
-        feedback = Counter(
-            "user_feedback_total", "Feedback given on a prediction: confirmed or corrected.", ["version", "outcome"],
-            registry=self.registry,
+        self.feedback = self.by_label(
+            Counter, "user_feedback_total", "Feedback given on a prediction: confirmed or corrected.", "outcome",
+            FEEDBACK_OUTCOMES,
         )  # fmt: skip
-        self.feedback = {outcome: feedback.labels(version, outcome) for outcome in FEEDBACK_OUTCOMES}
         corrections = Counter(
             "user_corrections_total", "Predictions the user corrected, by predicted and corrected label.",
             ["version", "original_label", "corrected_label"], registry=self.registry,
@@ -54,17 +49,14 @@ class Metrics(ServiceMetrics):
             for corrected in LABELS
             if original != corrected
         }
-        self.awaiting_feedback = Gauge(
-            "reviews_awaiting_feedback", "Stored reviews the user has not confirmed or corrected yet.", ["version"],
-            registry=self.registry,
-        ).labels(version)  # fmt: skip
-        errors = Counter(
-            "model_service_errors_total", "Failed calls to the model-service, by reason.", ["version", "reason"],
-            registry=self.registry,
+        self.awaiting_feedback = self.of_this_arm(
+            Gauge, "reviews_awaiting_feedback", "Stored reviews the user has not confirmed or corrected yet."
+        )
+        self.model_service_errors = self.by_label(
+            Counter, "model_service_errors_total", "Failed calls to the model-service, by reason.", "reason",
+            MODEL_SERVICE_ERRORS,
         )  # fmt: skip
-        self.model_service_errors = {reason: errors.labels(version, reason) for reason in MODEL_SERVICE_ERRORS}
-        header_versions = Counter(
-            "requests_by_header_version_total", "API requests by the X-App-Version header they carried.",
-            ["version", "header_version"], registry=self.registry,
+        self.header_versions = self.by_label(
+            Counter, "requests_by_header_version_total", "API requests by the X-App-Version header they carried.",
+            "header_version", HEADER_VERSIONS,
         )  # fmt: skip
-        self.header_versions = {value: header_versions.labels(version, value) for value in HEADER_VERSIONS}

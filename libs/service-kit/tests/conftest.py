@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
-from service_kit.app import service_app, service_state
+from service_kit.app import ServiceInfo, service_app, service_state
 from service_kit.json_body import JSONBodyRoute
 from service_kit.metrics import ServiceMetrics
 from service_kit.schemas import Status
 from service_kit.settings import ServiceSettings
+from support.clients import started_clients
 
 ORIGIN = "http://page.test"
 
@@ -52,12 +53,10 @@ def demo_app(max_request_bytes: int | None = 2048, **settings: object) -> FastAP
 
     service_settings = ServiceSettings(**settings)
     return service_app(
-        service="demo-service",
-        release="9.9.9",
-        summary="The kit's own test service.",
-        settings=service_settings,
-        metrics=ServiceMetrics("demo-service", service_settings.app_version, "9.9.9"),
-        lifespan=lifespan,
+        ServiceInfo("demo-service", "9.9.9", "The kit's own test service."),
+        service_settings,
+        ServiceMetrics("demo-service", service_settings.app_version, "9.9.9"),
+        lifespan,
         routers=[router],
         readiness=readiness,
         exception_handlers={Refused: refused},
@@ -80,17 +79,9 @@ def origin() -> str:
 
 @pytest.fixture
 def make_client() -> Iterator:
-    clients: list[TestClient] = []
-
-    def make(**options: object) -> TestClient:
-        client = TestClient(demo_app(**options))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    """make_client(**options): the demo service started with demo_app's options, closed after the test."""
+    with started_clients() as start:
+        yield lambda **options: start(demo_app(**options))
 
 
 @pytest.fixture

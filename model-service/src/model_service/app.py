@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from service_kit.app import service_app
 
-from model_service import RELEASE
+from model_service import RELEASE, SERVICE
 from model_service.deps import State
 from model_service.metrics import Metrics
 from model_service.model_loader import load_until_ready, model_source
@@ -32,14 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await loading
 
     return service_app(
-        service="model-service",
-        release=RELEASE,
-        summary="Restaurant-review sentiment predictions from a sha256-pinned scikit-learn model.",
-        settings=settings,
-        metrics=metrics,
-        lifespan=lifespan,
-        routers=[router],
-        readiness=readiness,
-        exception_handlers={ModelNotReady: model_not_ready},
-        max_request_bytes=settings.max_request_bytes,
-    )
+        SERVICE, settings, metrics, lifespan, routers=[router], readiness=readiness,
+        exception_handlers={ModelNotReady: model_not_ready}, max_request_bytes=settings.max_request_bytes,
+    )  # fmt: skip

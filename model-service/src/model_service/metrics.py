@@ -14,21 +14,19 @@ LABELS = ("negative", "positive")
 class Metrics(ServiceMetrics):
     def __init__(self, version: str, release: str) -> None:
         super().__init__("model-service", version, release)
-        predictions = Counter(
-            "model_predictions_total", "Reviews classified, by predicted label.", ["version", "label"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.predictions = {label: predictions.labels(version, label) for label in LABELS}
-        self.inference_seconds = Histogram(
-            "model_inference_seconds", "Time the model takes for one predict call.", ["version"],
-            buckets=INFERENCE_BUCKETS, registry=self.registry,
-        ).labels(version)  # fmt: skip
-        self.model_ready = Gauge(
-            "model_ready", "1 when the model is loaded and serving.", ["version"], registry=self.registry
-        ).labels(version)
-        self.model_load_seconds = Gauge(
-            "model_load_seconds", "Time to fetch, verify and load the model.", ["version"], registry=self.registry
-        ).labels(version)
+        self.predictions = self.by_label(
+            Counter, "model_predictions_total", "Reviews classified, by predicted label.", "label", LABELS
+        )
+        self.inference_seconds = self.of_this_arm(
+            Histogram,
+            "model_inference_seconds",
+            "Time the model takes for one predict call.",
+            buckets=INFERENCE_BUCKETS,
+        )
+        self.model_ready = self.of_this_arm(Gauge, "model_ready", "1 when the model is loaded and serving.")
+        self.model_load_seconds = self.of_this_arm(
+            Gauge, "model_load_seconds", "Time to fetch, verify and load the model."
+        )
         self._model_info = Gauge(
             "model_info", "The served model (value 1).", ["version", "model_version", "model_sha256"],
             registry=self.registry,

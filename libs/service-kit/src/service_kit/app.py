@@ -10,6 +10,7 @@ gives to its routes (each service's deps.py wraps it in a typed dependency).
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -29,14 +30,21 @@ _STATE = "service_state"
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[object]]
 
 
+@dataclass(frozen=True)
+class ServiceInfo:
+    """Who the service is: its name (in X-Served-By, the OpenAPI title), its release, and what it does."""
+
+    name: str
+    release: str
+    summary: str
+
+
 def service_app(
-    *,
-    service: str,
-    release: str,
-    summary: str,
+    service: ServiceInfo,
     settings: ServiceSettings,
     metrics: ServiceMetrics,
     lifespan: Lifespan,
+    *,
     routers: Sequence[APIRouter],
     readiness: Readiness,
     ready_model: type[Status] = Status,
@@ -53,9 +61,9 @@ def service_app(
             yield {_STATE: state}
 
     app = FastAPI(
-        title=service,
-        version=release,
-        summary=summary,
+        title=service.name,
+        version=service.release,
+        summary=service.summary,
         lifespan=lifespan_with_state,
         exception_handlers={RequestValidationError: invalid_input, **(exception_handlers or {})},
     )
@@ -65,7 +73,7 @@ def service_app(
     if cors is not None:
         app.add_middleware(CORSMiddleware, **cors)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    app.add_middleware(ServedByMiddleware, service=service, app_version=settings.app_version)
+    app.add_middleware(ServedByMiddleware, service=service.name, app_version=settings.app_version)
     for router in routers:
         app.include_router(router)
     app.include_router(operations_router(metrics, readiness, ready_model))

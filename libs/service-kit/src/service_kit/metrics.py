@@ -5,10 +5,13 @@ Each service's own Metrics class adds its domain's metrics to the same registry.
 
 import time
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MetricT = TypeVar("MetricT", Counter, Gauge, Histogram)
 
 # Fine below 10 ms, where a request's p95 lives, coarse above.
 LATENCY_BUCKETS = (
@@ -43,6 +46,17 @@ class ServiceMetrics:
             "http_request_duration_seconds", "Time to answer an HTTP request.", ["version", "route", "method"],
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )  # fmt: skip
+
+    def of_this_arm(self, kind: type[MetricT], name: str, documentation: str, **options: Any) -> MetricT:
+        """A metric labelled `version` only, bound to this process's arm: exported, at zero, from the start."""
+        return kind(name, documentation, ["version"], registry=self.registry, **options).labels(self.version)
+
+    def by_label(
+        self, kind: type[MetricT], name: str, documentation: str, label: str, values: Iterable[str], **options: Any
+    ) -> dict[str, MetricT]:
+        """One metric of this arm per value of `label`, each exported, at zero, from the start."""
+        family = kind(name, documentation, ["version", label], registry=self.registry, **options)
+        return {value: family.labels(self.version, value) for value in values}
 
     def start_requests_at_zero(self, routes: Iterable[BaseRoute], statuses: Iterable[str]) -> None:
         """Create the request counters of every route and method at zero, for each status: without them,

@@ -1,5 +1,6 @@
 """Run a service's app with uvicorn, with the options every service runs with."""
 
+import argparse
 import logging
 
 import uvicorn
@@ -17,6 +18,15 @@ SHUTDOWN_GRACE_SECONDS = 5
 def start_logging() -> None:
     """Log lines as every service writes them, at INFO until the settings say otherwise."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+def read_serve_command(prog: str, description: str, argv: list[str] | None = None) -> None:
+    """The command line of a service whose one command is `serve` (`--help` says so), then start_logging()."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the HTTP server")
+    parser.parse_args(argv)
+    start_logging()
 
 
 def serve(app: ASGIApp, settings: ServiceSettings) -> None:
