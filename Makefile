@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := model-service app-service app-frontend
+# The plumbing the services share, installed by each of them (and each image) from this folder.
+SERVICE_KIT := libs/service-kit
 INSTALLED := $(VENV)/.installed
 
 # A model release for local runs: trained here, served from var/ through file:// URLs.
@@ -51,10 +53,10 @@ help: ## list the targets
 
 install: $(INSTALLED) ## create .venv with every service and tool installed (editable)
 
-$(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreach s,$(SERVICES),$(s)/pyproject.toml)
+$(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(SERVICE_KIT)/pyproject.toml $(foreach s,$(SERVICES),$(s)/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e app-service -e app-frontend -e tools
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt \
+		-e $(SERVICE_KIT) -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
 
 k8s-schemas: $(SCHEMA_FETCHES) ## download the pinned CRD schemas, only where K8S_SCHEMAS_DIR (or the Istio 1.26 one) does not exist
@@ -90,17 +92,19 @@ images: install ## build the three images here with podman, no Docker engine nor
 images-test: images ## only the image tests: ready, non-root, read-only root, a review end to end
 	$(BIN)/pytest -m images tests/images
 
-lint: install ## static checks: ruff, hadolint on every Dockerfile, the workflows against GitHub's schema
+lint: install ## static checks: ruff, hadolint on every Dockerfile, the workflows, Dependabot's and the compose files against their schemas
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint $(foreach s,$(SERVICES),$(s)/Dockerfile)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker-compose.mesh.yml
 
 format: install ## rewrite the code in the project's format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-locks: install ## write each service's requirements.lock (its image's pins) from constraints.txt
+locks: install ## write each service's hashed requirements.lock (its image's pins) with uv, at constraints.txt's versions (asks PyPI)
 	$(BIN)/python -m lockfiles
 
 k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockfiles import LOCK_NAME, SERVICES, read_pins, render_lock
+from lockfiles import LOCK_NAME, SERVICE_KIT, SERVICES, stale_reasons
 
 ROOT = Path(__file__).parent.parent
 
@@ -28,20 +28,88 @@ def test_the_image_is_slim_multi_stage_non_root_and_healthchecked(service):
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_image_pins_exactly_the_runtime_packages_the_tests_ran_with(service):
-    expected = render_lock(ROOT / service, read_pins(ROOT / "constraints.txt"))
+def test_the_image_pins_exactly_the_runtime_packages_the_tests_ran_with_each_by_its_hashes(service):
+    assert stale_reasons(ROOT, service) == [], "run `make locks`"
+    dockerfile = (ROOT / service / "Dockerfile").read_text()
+    assert "--require-hashes -r /tmp/requirements.lock" in dockerfile
+    assert re.search(r"--no-deps --no-build-isolation /src/service-kit /src/service$", dockerfile, re.MULTILINE)
 
-    assert (ROOT / service / LOCK_NAME).read_text() == expected, f"stale {service}/{LOCK_NAME}: run `make locks`"
+
+def copy_of_the_inputs(folder: Path, service: str) -> Path:
+    for path in (
+        f"{service}/pyproject.toml",
+        f"{service}/{LOCK_NAME}",
+        f"{SERVICE_KIT}/pyproject.toml",
+        "constraints.txt",
+    ):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, folder / path)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (("constraints.txt", "anyio==4.16.0", "anyio==4.17.0"), "pins anyio==4.16.0, constraints.txt anyio==4.17.0"),
+        (("app-service/pyproject.toml", '"httpx==0.28.1",', '"httpx==0.28.1", "rich==15.0.0",'), "other requirements"),
+        ((f"{SERVICE_KIT}/pyproject.toml", '"orjson==3.13.0",', ""), "other requirements"),
+        (("app-service/requirements.lock", "--hash=sha256:", "--hash=md5:"), "has no hash"),
+    ],
+    ids=["a constraint moved", "a requirement added", "the kit's requirement dropped", "hashes missing"],
+)
+def test_a_lock_is_stale_once_its_requirements_or_the_constraints_change(tmp_path, edit, reason):
+    root = copy_of_the_inputs(tmp_path, "app-service")
+    path, old, new = edit
+    text = (root / path).read_text()
+    assert old in text
+    (root / path).write_text(text.replace(old, new))
+
+    reasons = stale_reasons(root, "app-service")
+
+    assert any(reason in line for line in reasons), reasons
+
+
+def for_docker_compose_1_29(compose_file: str) -> str:
+    """The compose file without its builds' `additional_contexts`, the one key Debian's docker-compose 1.29
+    predates (Compose v2.17 builds with it); test_the_compose_files_are_valid_compose_specification checks
+    the file as it is."""
+    lines = compose_file.splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() != "additional_contexts: *service-kit"]
+    assert len(kept) == len(lines) - len(SERVICES), "one named context per service's build"
+    return "".join(kept)
 
 
 def compose_project(folder: Path) -> None:
-    """The compose files in `folder`, with the example env file in place of the git-ignored one."""
-    shutil.copy(ROOT / "docker-compose.yml", folder)
+    """The compose files in `folder` as docker-compose 1.29 reads them, the example env file in place of the
+    git-ignored one."""
+    (folder / "docker-compose.yml").write_text(for_docker_compose_1_29((ROOT / "docker-compose.yml").read_text()))
     shutil.copy(ROOT / "docker-compose.mesh.yml", folder)
     example = (ROOT / "compose.env.example").read_text()
     (folder / "compose.env").write_text(example.replace("EXPORT_API_KEY=", "EXPORT_API_KEY=from-the-env-file-1234"))
     for service in SERVICES:
         (folder / service).symlink_to(ROOT / service)
+
+
+def check_compose_specification(*files: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema with the Compose Specification's current schema (built into it)."""
+    command = [str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec"]
+    return subprocess.run([*command, *map(str, files)], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_compose_files_are_valid_compose_specification_and_every_build_has_the_service_kit(tmp_path):
+    valid = check_compose_specification(ROOT / "docker-compose.yml", ROOT / "docker-compose.mesh.yml")
+    misspelled = tmp_path / "docker-compose.yml"
+    misspelled.write_text(
+        (ROOT / "docker-compose.yml").read_text().replace("additional_contexts:", "additional_context:")
+    )
+
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert check_compose_specification(misspelled).returncode == 1  # the schema does refuse a key it does not know
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    builds = [service["build"] for service in services.values() if "build" in service]
+    assert {build["context"] for build in builds} == {f"./{service}" for service in SERVICES}
+    assert all(build["additional_contexts"] == {"service-kit": f"./{SERVICE_KIT}"} for build in builds)
+    assert (ROOT / SERVICE_KIT / "pyproject.toml").is_file()
 
 
 def docker_compose(folder: Path, *arguments: str, **variables: str) -> subprocess.CompletedProcess:

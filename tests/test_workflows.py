@@ -70,6 +70,7 @@ def test_the_release_builds_every_service_from_its_own_folder_and_checks_the_tag
     assert tuple(images["strategy"]["matrix"]["service"]) == SERVICES
     assert all((ROOT / service / "Dockerfile").is_file() for service in SERVICES)
     assert build["with"]["context"] == "${{ matrix.service }}"
+    assert build["with"]["build-contexts"] == "service-kit=libs/service-kit"  # COPY --from=service-kit
     assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
     assert build["with"]["tags"] == "${{ steps.image.outputs.name }}:${{ github.ref_name }}"
     assert "for service in model-service app-service app-frontend" in version_check

@@ -6,6 +6,7 @@ import pytest
 from app_frontend.app import create_app
 from app_frontend.settings import Settings
 from fastapi.testclient import TestClient
+from support.clients import started_clients
 
 API_URL = "http://app-service.test:8201"
 
@@ -13,18 +14,8 @@ API_URL = "http://app-service.test:8201"
 @pytest.fixture
 def make_client() -> Iterator:
     """Start the app with settings overrides; every client is closed afterwards."""
-    clients: list[TestClient] = []
-
-    def make(**overrides: object) -> TestClient:
-        settings = Settings(**{"app_service_public_url": API_URL, **overrides})
-        client = TestClient(create_app(settings))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    with started_clients() as start:
+        yield lambda **overrides: start(create_app(Settings(**{"app_service_public_url": API_URL, **overrides})))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from app_service.app import create_app
 from app_service.settings import Settings
 from fastapi.testclient import TestClient
+from support.clients import started_clients
 
 EXPORT_KEY = "test-export-key-0123456789"
 FRONTEND_ORIGIN = "http://frontend.test:8301"
@@ -123,18 +124,12 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
 @pytest.fixture
 def make_client(tmp_path: Path, model_service: StandInModelService) -> Iterator:
     """Start the app with settings overrides; every client is closed afterwards."""
-    clients: list[TestClient] = []
 
-    def make(**overrides: object) -> TestClient:
-        overrides.setdefault("model_service_url", model_service.url)
-        client = TestClient(create_app(settings_for(tmp_path, **overrides)))
-        client.__enter__()
-        clients.append(client)
-        return client
+    def settings(**overrides: object) -> Settings:
+        return settings_for(tmp_path, **{"model_service_url": model_service.url, **overrides})
 
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    with started_clients() as start:
+        yield lambda **overrides: start(create_app(settings(**overrides)))
 
 
 @pytest.fixture

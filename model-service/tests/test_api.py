@@ -85,73 +85,21 @@ def test_bad_input_is_a_422_that_says_what_is_wrong(client, path, body):
     assert response.json()["detail"][0]["msg"]
 
 
-def test_malformed_json_is_a_422(client):
-    response = client.post("/v1/predict", content=b'{"review": ', headers={"content-type": "application/json"})
-
-    assert response.status_code == 422
-    assert "JSON" in response.json()["detail"][0]["msg"]
-
-
-# Bodies Python's json module reads although RFC 8259 does not allow them, or refuses with a vague 400: each used
-# to be a 500 (the 422 could not write NaN or infinity back as JSON) or a 400 "There was an error parsing the body".
-NOT_RFC_8259_JSON = {
-    "NaN": (b'{"review": NaN}', 11, "unexpected character"),
-    "Infinity": (b'{"review": Infinity}', 11, "unexpected character"),
-    "-Infinity": (b'{"reviews": [-Infinity]}', 14, "no digit after sign"),
-    "NaN where no field is read": (b'{"review": "Nice.", "reviews": ["Nice."], "x": NaN}', 47, "unexpected character"),
-    "1e999": (b'{"reviews": [1e999]}', 13, "infinity"),
-    "an integer of 4301 digits": (b'{"review": ' + b"9" * 4301 + b"}", 11, "infinity"),
-    "a lone surrogate": (b'{"review": "a\\ud800b"}', 13, "surrogate"),
-    "not UTF-8": (b'{"review": "caf\xc3\xa9 \xe9"}', 17, "not UTF-8"),
-    "UTF-16": ('{"review": "Nice."}'.encode("utf-16"), 0, "not UTF-8"),
-    "nested 1025 deep": (b"[" * 1025 + b"]" * 1025, 1025, "depth"),
-}
-
-
-@pytest.mark.parametrize("path", ["/v1/predict", "/v1/predict/batch"])
-@pytest.mark.parametrize("name", NOT_RFC_8259_JSON)
-def test_a_body_that_is_not_rfc_8259_json_is_a_422_saying_why_and_where(client, path, name):
-    body, position, reason = NOT_RFC_8259_JSON[name]
-
-    response = client.post(path, content=body, headers={"content-type": "application/json"})
+@pytest.mark.parametrize("body", [b'{"review": ', b'{"reviews": [1e999]}', b'{"review": "a\\ud800b"}'])
+def test_a_body_that_is_not_rfc_8259_json_is_a_422_before_any_prediction(client, body):
+    response = client.post("/v1/predict", content=body, headers={"content-type": "application/json"})
 
     assert response.status_code == 422, response.text
-    (problem,) = response.json()["detail"]
-    assert (problem["type"], problem["loc"]) == ("json_invalid", ["body", position])
-    assert reason in problem["ctx"]["error"]
+    assert response.json()["detail"][0]["type"] == "json_invalid"  # the kit's reader: libs/service-kit/tests
+    assert 'model_predictions_total{label="positive",version="canary"} 0.0' in client.get("/metrics").text
 
 
-@pytest.mark.parametrize(
-    ("content_type", "body"),
-    [
-        ("text/plain", b'\xff\xfe{"review": "x"}'),  # read as bytes, which are not UTF-8: used to be a 500
-        ("application/json", b'{"review": ' + b"[" * 1000 + b"]" * 1000 + b"}"),  # too deep to echo: used to be a 500
-    ],
-    ids=["bytes-not-utf8", "nested-1000-deep"],
-)
-def test_an_input_too_odd_to_echo_is_a_422_without_it(client, content_type, body):
-    response = client.post("/v1/predict", content=body, headers={"content-type": content_type})
-
-    assert response.status_code == 422, response.text
-    (problem,) = response.json()["detail"]
-    assert problem["msg"].startswith("Input should be a valid")
-    assert "input" not in problem
-
-
-def test_a_body_over_the_byte_limit_is_refused_with_413_before_it_is_parsed(release, tmp_path):
-    settings = settings_for(release, tmp_path, max_request_bytes=2048)
-    with TestClient(create_app(settings)) as client:
+def test_a_batch_over_max_request_bytes_is_a_413(release, tmp_path):
+    with TestClient(create_app(settings_for(release, tmp_path, max_request_bytes=2048))) as client:
         wait_ready(client)
-        declared = client.post("/v1/predict/batch", json={"reviews": ["x" * 1000] * 3})
-        streamed = client.post(
-            "/v1/predict",
-            content=(b"x" * 1024 for _ in range(3)),  # chunked: no Content-Length to trust
-            headers={"content-type": "application/json"},
-        )
+        refused = client.post("/v1/predict/batch", json={"reviews": ["x" * 1000] * 3})
 
-        for response in (declared, streamed):
-            assert response.status_code == 413, response.text
-            assert response.json()["detail"] == "request body too large: at most 2048 bytes"
+        assert (refused.status_code, refused.json()) == (413, {"detail": "request body too large: at most 2048 bytes"})
         assert client.post("/v1/predict/batch", json={"reviews": ["x" * 1000]}).status_code == 200
 
 

@@ -34,6 +34,14 @@ def train_demo_release(folder: Path, version: str = "v0.0.1-test") -> Release:
     return Release(folder, version, manifest["sha256"])
 
 
+def serve_refused(package: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python -m <package> serve` with only `env` (and PATH) in its environment, for a start it must refuse."""
+    return subprocess.run(
+        [sys.executable, "-m", package, "serve"],
+        env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -89,6 +97,10 @@ class ServiceProcess:
 
     def send_signal(self, sig: signal.Signals) -> None:
         self._process.send_signal(sig)
+
+    def exit_code(self) -> int | None:
+        """The process's exit code, or None while it runs."""
+        return self._process.poll()
 
     def run_state(self) -> str:
         """The kernel's one-letter state of the process: R running, S sleeping, T stopped by a signal..."""

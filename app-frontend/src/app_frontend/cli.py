@@ -1,52 +1,14 @@
 """`app-frontend serve`: serve the page with the settings from the environment."""
 
-import argparse
-import logging
-import sys
-
-import uvicorn
-from pydantic import ValidationError
+from service_kit.serve import read_serve_command, serve
+from service_kit.settings import settings_or_exit
 
 from app_frontend.app import create_app
 from app_frontend.settings import Settings
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="app-frontend", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve the page")
-    parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    return _serve(_settings_or_exit())
-
-
-def _settings_or_exit() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = "_".join(str(part) for part in problem["loc"]).upper() or "settings"
-        print(f"app-frontend: invalid setting {where}: {problem['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _serve(settings: Settings) -> int:
-    logging.getLogger().setLevel(settings.log_level.upper())
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-        # Longer than the mesh's idle timeout for upstream connections (30 s,
-        # in the DestinationRules), so Envoy always closes an idle connection
-        # first and never reuses one this server is closing (a 503 "UC").
-        timeout_keep_alive=75,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-    )
+    read_serve_command("app-frontend", __doc__.splitlines()[0], argv)
+    settings = settings_or_exit(Settings, "app-frontend")
+    serve(create_app(settings), settings)
     return 0

@@ -1,63 +1,34 @@
-"""HTTP routes of the app-frontend: the page and the operations endpoints."""
+"""HTTP routes of the app-frontend: the page, its static files, and its readiness."""
 
-from importlib.metadata import version as package_version
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.templating import Jinja2Templates
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from service_kit.schemas import Status
 
-from app_frontend.metrics import Metrics
+from app_frontend.deps import StateDep
+from app_frontend.schemas import PageData
 from app_frontend.settings import Settings
-from app_frontend.static_assets import StaticAssets
 from app_frontend.version_cookie import set_version_cookie, valid_cookie_version
 
 router = APIRouter()
-RELEASE = package_version("app-frontend")
-
-
-class Status(BaseModel):
-    status: str
-
-
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-async def get_metrics(request: Request) -> Metrics:
-    return request.app.state.metrics
-
-
-async def get_templates(request: Request) -> Jinja2Templates:
-    return request.app.state.templates
-
-
-async def get_assets(request: Request) -> StaticAssets:
-    return request.app.state.assets
 
 
 @router.get("/", response_class=HTMLResponse, tags=["page"])
-async def review_page(
-    request: Request,
-    settings: Annotated[Settings, Depends(get_settings)],
-    metrics: Annotated[Metrics, Depends(get_metrics)],
-    templates: Annotated[Jinja2Templates, Depends(get_templates)],
-) -> Response:
+async def review_page(request: Request, state: StateDep) -> Response:
     """The review page. Its script calls the app-service with X-App-Version set to the visitor's arm:
     the cookie's when it names one, else this process's own."""
+    settings = state.settings
     cookie_version = valid_cookie_version(request.cookies)
-    context = {
-        "api_url": settings.api_url,
-        "page_version": cookie_version or settings.app_version,
-        "show_confidence": settings.show_confidence,
-        "release": RELEASE,
-    }
-    response = templates.TemplateResponse(request, "index.html", context, headers=_page_headers(settings))
+    page = PageData(
+        api_url=settings.api_url,
+        page_version=cookie_version or settings.app_version,
+        show_confidence=settings.show_confidence,
+    )
+    response = state.templates.TemplateResponse(
+        request, "index.html", page.model_dump(), headers=_page_headers(settings)
+    )
     if cookie_version is None and settings.set_version_cookie:
         set_version_cookie(response, settings.app_version)
-    metrics.page_views.inc()
+    state.metrics.page_views.inc()
     return response
 
 
@@ -76,8 +47,9 @@ def _page_headers(settings: Settings) -> dict[str, str]:
 
 
 @router.get("/static/{name}", response_class=FileResponse, tags=["page"])
-async def static_file(name: str, request: Request, assets: Annotated[StaticAssets, Depends(get_assets)]) -> Response:
+async def static_file(name: str, request: Request, state: StateDep) -> Response:
     """The page's CSS, JS and icon. A URL with the file's current hash may be cached for good."""
+    assets = state.assets
     path = assets.find(name)
     if path is None:
         raise HTTPException(404, detail="no such file")
@@ -86,18 +58,6 @@ async def static_file(name: str, request: Request, assets: Annotated[StaticAsset
     return FileResponse(path, media_type=assets.media_type(path), headers={"Cache-Control": cache})
 
 
-@router.get("/healthz", response_model=Status, tags=["operations"])
-async def healthz() -> Status:
-    """Alive: the process answers."""
-    return Status(status="ok")
-
-
-@router.get("/readyz", response_model=Status, tags=["operations"])
-async def readyz() -> Status:
+async def readiness() -> Status:
     """Ready as soon as it answers: the page needs nothing but its own files, loaded at start."""
     return Status(status="ready")
-
-
-@router.get("/metrics", tags=["operations"])
-async def metrics_endpoint(metrics: Annotated[Metrics, Depends(get_metrics)]) -> Response:
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,21 +1,10 @@
 """Every setting of the app-frontend, read once from the environment at start."""
 
-from typing import Literal
-
 from pydantic import Field, HttpUrl
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from service_kit.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True)
-
-    app_version: Literal["stable", "canary"] = Field(
-        "stable", description="The experiment arm this process belongs to; labels every metric."
-    )
-    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
-    port: int = Field(8000, ge=1, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-
+class Settings(ServiceSettings):
     app_service_public_url: HttpUrl = Field(
         HttpUrl("http://app-service.k8s.local"), description="The app-service URL the browser calls."
     )

@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
+from service_kit.schemas import Status
 
 MAX_REVIEW_CHARS = 5_000
 
@@ -59,11 +60,6 @@ class VersionResponse(BaseModel):
     app_version: str
     model_service: ModelServiceVersion | None = Field(description="Null when the model-service cannot be asked.")
     model_service_problem: str = Field("", description="Why model_service is null.")
-
-
-class Status(BaseModel):
-    status: str
-    detail: str = ""
 
 
 class ReadyStatus(Status):

@@ -1,23 +1,15 @@
 """Every setting of the app-service, read once from the environment at start."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
+from service_kit.settings import ServiceSettings
 
 SQLITE_PREFIX = "sqlite:///"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True)
-
-    app_version: Literal["stable", "canary"] = Field(
-        "stable", description="The experiment arm this process belongs to; labels every metric."
-    )
-    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
-    port: int = Field(8000, ge=1, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-
+class Settings(ServiceSettings):
     model_service_url: HttpUrl = Field(HttpUrl("http://model-service"), description="Base URL of the model-service.")
     model_service_connect_timeout_seconds: float = Field(0.5, gt=0, le=30)
     model_service_timeout_seconds: float = Field(

@@ -41,7 +41,7 @@ CREATE TABLE reviews (
 
 
 class StoreError(Exception):
-    """The store could not read or write; the caller answers 503."""
+    """The store could not read or write: a 503 (routes.py), its message saying what was not done."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class SqliteReviewStore:
                  review.model_service_version, review.app_version, _now()),
             )  # fmt: skip
         except sqlite3.Error as error:
-            raise StoreError(f"could not store the review: {error}") from error
+            raise StoreError(f"could not store the review: {error}; nothing was saved") from error
 
     async def record_feedback(self, review_id: str, label: Label) -> Feedback | None:
         try:

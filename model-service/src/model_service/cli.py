@@ -13,16 +13,14 @@ import re
 import sys
 from pathlib import Path
 
-import uvicorn
-from pydantic import ValidationError
+from service_kit.serve import serve, start_logging
+from service_kit.settings import settings_or_exit
 
 from model_service.app import create_app
 from model_service.manifest import VERSION_PATTERN
 from model_service.model_store import ModelFetchError, ModelStore
 from model_service.settings import Settings
 from model_service.training.dataset import DEFAULT_DATA_SHA256, DEFAULT_DATA_URL
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class TrainingFailed(Exception):
@@ -48,41 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--replace", action="store_true", help="overwrite an existing local release folder")
     _add_training_arguments(train)
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    start_logging()
     if arguments.command == "train":
         return _train(arguments)
-    settings = _settings_or_exit()
+    settings = settings_or_exit(Settings, "model-service")
     if arguments.command == "prepare":
         return _prepare(settings, arguments)
-    return _serve(settings)
-
-
-def _settings_or_exit() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        problem = error.errors()[0]
-        where = "_".join(str(part) for part in problem["loc"]).upper() or "settings"
-        print(f"model-service: invalid setting {where}: {problem['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _serve(settings: Settings) -> int:
-    logging.getLogger().setLevel(settings.log_level.upper())
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=False,
-        # Longer than the mesh's idle timeout for upstream connections (30 s,
-        # in the DestinationRules), so Envoy always closes an idle connection
-        # first and never reuses one this server is closing (a 503 "UC").
-        timeout_keep_alive=75,
-        log_config=None,
-    )
+    serve(create_app(settings), settings)
     return 0
 
 

@@ -34,6 +34,10 @@ class ModelLoadError(Exception):
     """A verified artifact that still is not a usable sentiment model."""
 
 
+class ModelNotReady(Exception):
+    """No model is loaded yet: the message says why (a 503, routes.py)."""
+
+
 @dataclass(frozen=True)
 class Prediction:
     label: Label
@@ -105,3 +109,9 @@ class ModelState:
 
     def failed(self, problem: str) -> None:
         self.problem = problem
+
+    def ready_predictor(self) -> Predictor:
+        """The loaded predictor; ModelNotReady, saying why, until there is one."""
+        if self.predictor is None:
+            raise ModelNotReady(f"model not loaded: {self.problem}")
+        return self.predictor

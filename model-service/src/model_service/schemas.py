@@ -51,8 +51,3 @@ class VersionResponse(BaseModel):
         description="How reviews are scored: the compiled exact fast path, or the pipeline itself."
     )
     evaluation: Evaluation | None
-
-
-class Status(BaseModel):
-    status: str
-    detail: str = ""

@@ -4,7 +4,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+from service_kit.settings import ServiceSettings
 
 from model_service.manifest import VERSION_PATTERN
 
@@ -16,15 +17,8 @@ DEFAULT_URL_TEMPLATE = "https://github.com/{repository}/releases/download/{versi
 TRAINED_FOLDER = "trained"
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(frozen=True, protected_namespaces=())
-
-    app_version: Literal["stable", "canary"] = Field(
-        "stable", description="The experiment arm this process belongs to; labels every metric."
-    )
-    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
-    port: int = Field(8000, ge=1, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     model_source: Literal["release", "trained"] = Field(
         "release",

@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from lockfiles import SERVICES  # the services with an image
+from lockfiles import SERVICE_KIT, SERVICES  # the services with an image, and the kit each installs
 
 from localimages.base_image import base_image_name, ensure_base_image
 from localimages.podman import Podman, PodmanError
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for service in args.services or SERVICES:
             name, started = image_name(service), time.monotonic()
-            podman.build(name, args.root / service)
+            podman.build(name, args.root / service, {"service-kit": args.root / SERVICE_KIT})
             seconds = time.monotonic() - started
             rows.append((name, seconds, podman.image_size(name)))
             print(f"localimages: built {name} in {seconds:.1f} s", flush=True)

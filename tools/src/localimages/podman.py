@@ -47,9 +47,11 @@ class Podman:
     def image_size(self, name: str) -> int:
         return int(self.run("image", "inspect", "--format", "{{.Size}}", name).stdout)
 
-    def build(self, tag: str, context: Path) -> None:
-        """Build the Dockerfile in `context`: its HEALTHCHECK kept (docker format), base images never pulled."""
+    def build(self, tag: str, context: Path, named_contexts: dict[str, Path]) -> None:
+        """Build the Dockerfile in `context`, with the `named_contexts` its `COPY --from=<name>` reads: its
+        HEALTHCHECK kept (docker format), base images never pulled."""
+        named = [part for name, path in named_contexts.items() for part in ("--build-context", f"{name}={path}")]
         self.run(
-            "build", "--format", "docker", "--pull=never", "--network", "host", "--tag", tag, context,
+            "build", "--format", "docker", "--pull=never", "--network", "host", *named, "--tag", tag, context,
             timeout=BUILD_TIMEOUT_SECONDS,
         )  # fmt: skip

@@ -1,34 +1,33 @@
-"""`python -m lockfiles [--check]`: write (or check) every service's requirements.lock."""
+"""`python -m lockfiles [--check]`: write every service's requirements.lock with uv, or only say which are stale."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from lockfiles import LOCK_NAME, SERVICES, LockError, read_pins, render_lock
+from lockfiles import LOCK_NAME, SERVICES, LockError, compile_lock, stale_reasons, uv_executable
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="lockfiles", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="only say which lock files are stale")
+    parser.add_argument("--check", action="store_true", help="only say which lock files are stale, and why (offline)")
     parser.add_argument("--root", type=Path, default=Path())
     arguments = parser.parse_args()
-    pins = read_pins(arguments.root / "constraints.txt")
-    stale = []
+    if arguments.check:
+        reasons = [reason for service in SERVICES for reason in stale_reasons(arguments.root, service)]
+        for reason in reasons:
+            print(f"lockfiles: stale: {reason}", file=sys.stderr)
+        return 1 if reasons else 0
     for service in SERVICES:
         path = arguments.root / service / LOCK_NAME
         try:
-            lock = render_lock(arguments.root / service, pins)
+            lock = compile_lock(arguments.root, service, uv_executable())
         except LockError as error:
             print(f"lockfiles: {error}", file=sys.stderr)
             return 1
-        if path.exists() and path.read_text() == lock:
-            continue
-        stale.append(str(path))
-        if not arguments.check:
+        if not path.exists() or path.read_text() != lock:
             path.write_text(lock)
-    if stale:
-        print(f"lockfiles: {'stale' if arguments.check else 'wrote'}: {', '.join(stale)}", file=sys.stderr)
-    return 1 if stale and arguments.check else 0
+            print(f"lockfiles: wrote {path}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

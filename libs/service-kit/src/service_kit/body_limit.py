@@ -1,4 +1,13 @@
-"""Refuses request bodies over a byte limit before they are read into memory or parsed."""
+"""Refuses request bodies over a byte limit before they are read into memory or parsed.
+
+FastAPI 0.165 has a limit of its own (`max_body_size`, on the app, a router or a route), and it is not
+used here because of what its 413 loses (libs/service-kit/tests/test_body_limit.py shows it). On the app
+it runs outside every middleware the app adds: a body that declares its length too large gets a plain-text
+`Content Too Large` without the CORS headers, so the page cannot read it, and without X-Served-By. On a
+router the CORS headers stay, but that answer is still plain text that names no limit, where every other
+error of the APIs is JSON `{"detail": ...}`. This middleware sits inside CORS, X-Served-By and the RED
+metrics, and answers every 413 as JSON naming the limit.
+"""
 
 import json
 
