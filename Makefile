@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := model-service app-service app-frontend
 INSTALLED := $(VENV)/.installed
+# The tooling's one import root (tools/src/sentiment_devtools): every `python -m` below is one of its layers.
+TOOLS := sentiment_devtools
+TOOLS_SRC := tools/src/$(TOOLS)
 
 # A model release for local runs: trained here, served from var/ through file:// URLs.
 MODEL_VERSION ?= v1.0.0
@@ -20,7 +23,7 @@ DECLARATION ?= tests/experiment/declarations/confidence-display.yaml
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md),
 # and those of the oldest Istio supported. CI and developer machines have them beside the
 # project; where a folder does not exist, make downloads the pinned upstream CRDs and
-# extracts the same schemas into var/k8s-schemas/ (python -m k8scheck.fetch_schemas).
+# extracts the same schemas into var/k8s-schemas/ (python -m $(TOOLS).checks.fetch_schemas).
 K8S_SCHEMAS_DIR ?= ../shared/schemas
 K8S_SCHEMAS_ISTIO_1_26_DIR ?= ../shared/schemas-istio-1.26
 FETCHED_SCHEMAS := var/k8s-schemas
@@ -60,15 +63,15 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreac
 k8s-schemas: $(SCHEMA_FETCHES) ## download the pinned CRD schemas, only where K8S_SCHEMAS_DIR (or the Istio 1.26 one) does not exist
 
 # SOURCES.json is written last: a fetch that stopped halfway leaves no folder behind.
-$(FETCHED_SCHEMAS)/%/SOURCES.json: tools/src/k8scheck/schema_sources.py tools/src/k8scheck/fetch_schemas.py | $(INSTALLED)
-	$(BIN)/python -m k8scheck.fetch_schemas --set $* --out $(FETCHED_SCHEMAS)/$*
+$(FETCHED_SCHEMAS)/%/SOURCES.json: $(TOOLS_SRC)/checks/schema_sources.py $(TOOLS_SRC)/checks/fetch_schemas.py | $(INSTALLED)
+	$(BIN)/python -m $(TOOLS).checks.fetch_schemas --set $* --out $(FETCHED_SCHEMAS)/$*
 
 run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus)
-	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
+	$(BIN)/python -m $(TOOLS).stack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
 		$(if $(filter 0,$(MONITORING)),--no-monitoring)
 
 compose-mesh: install ## compile k8s/ into the Envoy config of docker-compose.mesh.yml
-	$(BIN)/python -m localstack.compose_mesh
+	$(BIN)/python -m $(TOOLS).stack.compose_mesh
 
 system-deps: ## install the Debian packages the tests need (as root), or print the command
 	@missing="$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done)"; \
@@ -85,7 +88,7 @@ test-fast: install system-deps k8s-schemas ## the inner loop: everything but the
 
 images: install ## build the three images here with podman, no Docker engine nor registry (make test does)
 	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(IMAGE_PACKAGES)"
-	$(BIN)/python -m localimages
+	$(BIN)/python -m $(TOOLS).images
 
 images-test: images ## only the image tests: ready, non-root, read-only root, a review end to end
 	$(BIN)/pytest -m images tests/images
@@ -101,21 +104,21 @@ format: install ## rewrite the code in the project's format
 	$(BIN)/ruff format .
 
 locks: install ## write each service's requirements.lock (its image's pins) from constraints.txt
-	$(BIN)/python -m lockfiles
+	$(BIN)/python -m $(TOOLS).lockfiles
 
 k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
-	$(BIN)/python -m k8scheck k8s --example-secrets
-	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-storage
-	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-images
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-storage
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-images
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
 experiment-report: install ## print the declared experiment's decision from a Prometheus (PROMETHEUS_URL, DECLARATION), draw it to var/
-	$(BIN)/python -m experiment --declaration $(DECLARATION) --prometheus $(PROMETHEUS_URL) --chart var/experiment-report.png
+	$(BIN)/python -m $(TOOLS).experiment --declaration $(DECLARATION) --prometheus $(PROMETHEUS_URL) --chart var/experiment-report.png
 
 experiment-figures: install ## the decision rule's error rates before and after, by seeded simulation (docs/monitoring.md)
-	$(BIN)/python -m experiment.figures
+	$(BIN)/python -m $(TOOLS).experiment.figures
 
 bench: install ## the model and the request path under load, on the real system (DATA=file.tsv: the real model); docs/performance.md
 	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=wrk

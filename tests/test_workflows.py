@@ -7,10 +7,10 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from sentiment_devtools.system import SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-SERVICES = ("model-service", "app-service", "app-frontend")
 
 
 def workflow(name: str) -> dict:

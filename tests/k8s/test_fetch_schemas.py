@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from k8scheck import fetch_schemas
-from k8scheck.fetch_schemas import FetchError, fetch
-from k8scheck.schema_sources import CURRENT, ISTIO_1_26, Bundle, SchemaSet
+from sentiment_devtools.checks import fetch_schemas
+from sentiment_devtools.checks.fetch_schemas import FetchError, fetch
+from sentiment_devtools.checks.schema_sources import CURRENT, ISTIO_1_26, Bundle, SchemaSet
 from support.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,5 +204,5 @@ def test_make_fetches_the_schemas_only_when_their_folder_does_not_exist(tmp_path
     present = make_dry_run("k8s-schemas", f"K8S_SCHEMAS_DIR={SHARED[CURRENT.name]}")
 
     assert f"K8S_SCHEMAS_DIR={missing} does not exist" in without
-    assert "python -m k8scheck.fetch_schemas --set current --out var/k8s-schemas/current" in without
+    assert "python -m sentiment_devtools.checks.fetch_schemas --set current --out var/k8s-schemas/current" in without
     assert "fetch_schemas --set current" not in present

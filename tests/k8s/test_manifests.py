@@ -6,9 +6,11 @@ import shutil
 
 import pytest
 import yaml
-from k8scheck.cli import all_problems, main
-from k8scheck.manifests import Manifests
-from k8scheck.render import RenderError, render
+from sentiment_devtools.checks.cli import main
+from sentiment_devtools.checks.suite import all_problems
+from sentiment_devtools.manifests.model import Manifests
+from sentiment_devtools.manifests.render import RenderError, render
+from sentiment_devtools.system import ARMS, SERVICES
 
 
 def test_the_deployment_passes_every_check(rendered, validator):
@@ -25,14 +27,12 @@ def test_with_local_images_every_version_runs_the_image_built_on_the_node_and_pa
     images = {
         (d["metadata"]["name"], container["name"], container["image"], container.get("imagePullPolicy"))
         for d in Manifests(rendered_local_images).of_kind("Deployment")
-        if d["metadata"]["labels"].get("app") in ("app-frontend", "app-service", "model-service")
+        if d["metadata"]["labels"].get("app") in SERVICES
         for container in d["spec"]["template"]["spec"]["containers"]
     }
 
     assert images == {
-        (f"{app}-{version}", app, f"sentiment-canary/{app}:local", None)
-        for app in ("app-frontend", "app-service", "model-service")
-        for version in ("stable", "canary")
+        (f"{app}-{version}", app, f"sentiment-canary/{app}:local", None) for app in SERVICES for version in ARMS
     }
     assert all_problems(rendered_local_images, validator, canary_weight=10) == []
 
@@ -40,10 +40,10 @@ def test_with_local_images_every_version_runs_the_image_built_on_the_node_and_pa
 def test_each_service_has_its_resources_per_version(rendered):
     # A generated ConfigMap's name ends in a hash of its content.
     names = {(d["kind"], re.sub(r"-[a-z0-9]{10}$", "", d["metadata"]["name"])) for d in rendered}
-    for app in ("app-frontend", "app-service", "model-service"):
+    for app in SERVICES:
         for kind in ("Service", "ServiceAccount", "DestinationRule", "VirtualService"):
             assert (kind, app) in names
-        for version in ("stable", "canary"):
+        for version in ARMS:
             assert ("Deployment", f"{app}-{version}") in names
             assert ("ConfigMap", f"{app}-{version}") in names
 

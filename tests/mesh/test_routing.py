@@ -13,10 +13,11 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from localstack.mesh import envoy_process
-from localstack.supervisor import Supervisor
-from localstack.topology import Ports
 from scipy.stats import binom
+from sentiment_devtools.stack.envoy import envoy_process
+from sentiment_devtools.stack.instances import Ports
+from sentiment_devtools.stack.supervisor import Supervisor
+from sentiment_devtools.system import ARMS
 from support.mesh import REPO, Mesh, gather_limited, running_stack, tight_rate_limit
 
 pytestmark = pytest.mark.slow
@@ -88,7 +89,7 @@ def test_returning_visitors_keep_their_version_for_twenty_requests(stack):
     for first_version, later in results:
         assert {visit.version for visit in later} == {first_version}
         assert all(visit.set_cookies == [] for visit in later)
-    assert {first for first, _ in results} == {"stable", "canary"}
+    assert {first for first, _ in results} == set(ARMS)
 
 
 @pytest.mark.parametrize("cookie", ["app-version=canary", "a=1; app-version=canary; b=2", "app-version=canary;x=y"])
@@ -133,7 +134,7 @@ def test_the_api_follows_the_x_app_version_header_exactly(stack, header, expecte
     assert {(a.status, a.version) for a in answers} == {(200, expected)}
 
 
-@pytest.mark.parametrize("version", ["stable", "canary"])
+@pytest.mark.parametrize("version", ARMS)
 def test_a_review_stays_on_one_version_from_the_api_to_the_model(stack, version):
     # When a page of one version sends reviews with its X-App-Version
     async def reviews(mesh):

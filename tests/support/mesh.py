@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from localstack.stack import LocalStack
-from localstack.topology import API_HOST, FRONTEND_HOST, Ports
+from sentiment_devtools.stack.instances import Ports
+from sentiment_devtools.stack.stack import LocalStack
+from sentiment_devtools.system import API_HOST, FRONTEND_HOST
 
 from support.services import Release
 from support.waiting import STARTUP_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
-
-VERSION_COOKIE = "app-version"
 
 
 @dataclass(frozen=True)
