@@ -38,6 +38,17 @@ endef
 $(eval $(call use_fetched_schemas_if_missing,K8S_SCHEMAS_DIR,current))
 $(eval $(call use_fetched_schemas_if_missing,K8S_SCHEMAS_ISTIO_1_26_DIR,istio-1.26))
 export K8S_SCHEMAS_DIR K8S_SCHEMAS_ISTIO_1_26_DIR
+# The Kubernetes project's Pod Security fixtures the restricted-profile check is held to
+# (../shared/data/pod-security-fixtures/README.md); where the folder does not exist, make
+# downloads the pinned ones into var/pod-security-fixtures/ (python -m $(TOOLS).checks.fetch_fixtures).
+POD_SECURITY_FIXTURES_DIR ?= ../shared/data/pod-security-fixtures
+FETCHED_FIXTURES := var/pod-security-fixtures
+ifeq ($(wildcard $(POD_SECURITY_FIXTURES_DIR)/.),)
+$(info make: POD_SECURITY_FIXTURES_DIR=$(POD_SECURITY_FIXTURES_DIR) does not exist: using the pinned upstream fixtures in $(FETCHED_FIXTURES))
+override POD_SECURITY_FIXTURES_DIR := $(FETCHED_FIXTURES)
+SCHEMA_FETCHES += $(FETCHED_FIXTURES)/SOURCES.json
+endif
+export POD_SECURITY_FIXTURES_DIR
 # Debian packages the tests run: promtool, amtool, docker-compose (which
 # validates docker-compose.yml without a Docker engine), Chromium, which
 # Playwright drives in the browser tests, and wrk (make bench's load generator,
@@ -60,11 +71,14 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(foreac
 		-c constraints.txt -r requirements-dev.txt -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
 
-k8s-schemas: $(SCHEMA_FETCHES) ## download the pinned CRD schemas, only where K8S_SCHEMAS_DIR (or the Istio 1.26 one) does not exist
+k8s-schemas: $(SCHEMA_FETCHES) ## download the pinned CRD schemas and Pod Security fixtures, only where their folders do not exist
 
 # SOURCES.json is written last: a fetch that stopped halfway leaves no folder behind.
 $(FETCHED_SCHEMAS)/%/SOURCES.json: $(TOOLS_SRC)/checks/schema_sources.py $(TOOLS_SRC)/checks/fetch_schemas.py | $(INSTALLED)
 	$(BIN)/python -m $(TOOLS).checks.fetch_schemas --set $* --out $(FETCHED_SCHEMAS)/$*
+
+$(FETCHED_FIXTURES)/SOURCES.json: $(TOOLS_SRC)/checks/fetch_fixtures.py | $(INSTALLED)
+	$(BIN)/python -m $(TOOLS).checks.fetch_fixtures --out $(FETCHED_FIXTURES)
 
 run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus)
 	$(BIN)/python -m $(TOOLS).stack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \

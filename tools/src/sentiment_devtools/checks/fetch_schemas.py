@@ -59,6 +59,14 @@ def crd_schemas(bundle_text: str) -> Iterator[tuple[str, dict]]:
 
 
 def download(client: httpx.Client, url: str, max_bytes: int = MAX_BUNDLE_BYTES) -> str:
+    try:
+        return download_bytes(client, url, max_bytes).decode()
+    except UnicodeDecodeError:
+        raise FetchError(f"{url} is not UTF-8 text") from None
+
+
+def download_bytes(client: httpx.Client, url: str, max_bytes: int = MAX_BUNDLE_BYTES) -> bytes:
+    """The body of a 200 answer, within `max_bytes` and DOWNLOAD_SECONDS; FetchError says what went wrong."""
     deadline = time.monotonic() + DOWNLOAD_SECONDS
     try:
         with client.stream("GET", url) as response:
@@ -75,10 +83,7 @@ def download(client: httpx.Client, url: str, max_bytes: int = MAX_BUNDLE_BYTES) 
         raise FetchError(f"{url} timed out ({type(error).__name__}): is GitHub reachable from here?") from None
     except httpx.HTTPError as error:
         raise FetchError(f"could not download {url}: {error}") from None
-    try:
-        return body.decode()
-    except UnicodeDecodeError:
-        raise FetchError(f"{url} is not UTF-8 text") from None
+    return bytes(body)
 
 
 def extract(bundle: Bundle, text: str, url: str) -> dict[str, bytes]:
