@@ -16,12 +16,12 @@ from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 from scipy.stats import binom
 from sentiment_devtools.system import ARMS
+from support.mesh import declared_canary_share
 from support.review_page import A_VERDICT
 
 pytestmark = pytest.mark.slow
 
 OPPOSITE = {"positive": "negative", "negative": "positive"}
-CANARY_SHARE = 0.10
 
 
 def metric(url: str, name: str, **labels: str) -> float:
@@ -175,8 +175,8 @@ def test_fifty_new_browsers_split_between_the_versions_as_a_10_percent_canary_wo
         served.append(version)
         visitor.close()
 
-    # And the canary's share is plausible for 10%
-    low, high = binom.interval(0.999, len(served), CANARY_SHARE)
+    # And the canary's share is plausible for the declared one
+    low, high = binom.interval(0.999, len(served), declared_canary_share())
     canary = served.count("canary")
     assert low <= canary <= high, f"{canary} of {len(served)} on the canary; expected {low:.0f}-{high:.0f}"
     assert set(served) <= set(ARMS)

@@ -130,8 +130,8 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
 
         # And Prometheus, printed next, scrapes the services with the rules of k8s/ loaded
         prometheus = output.wait_for(r"Prometheus: (http://127\.0\.0\.1:\d+)").group(1)
-        assert prometheus == f"http://127.0.0.1:{9090 + offset}"
-        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{9093 + offset}")
+        assert prometheus == f"http://127.0.0.1:{system.LOCAL_PROMETHEUS_PORT + offset}"
+        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{system.LOCAL_ALERTMANAGER_PORT + offset}")
         wait_until(
             lambda: {group["name"] for group in httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]},
             lambda names: names >= {"sentiment-canary.alerts", "sentiment-canary.experiment"},

@@ -7,6 +7,7 @@ import json
 import pytest
 from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
 from sentiment_devtools.manifests.model import Manifests
+from sentiment_devtools.system import ARMS
 
 
 def find(documents: list[dict], kind: str, name: str) -> dict:
@@ -27,7 +28,7 @@ def http_routes(documents: list[dict], virtual_service: str) -> list[dict]:
 
 
 def split(documents: list[dict]) -> list[dict]:
-    """The frontend's 90/10 split for new visitors: [stable, canary]."""
+    """The frontend's split of new visitors: [stable, canary]."""
     return http_routes(documents, "app-frontend")[-1]["route"]
 
 
@@ -36,16 +37,18 @@ def env_source(documents: list[dict], deployment: str, variable: str) -> dict:
     return next(v for v in env if v["name"] == variable)["valueFrom"]
 
 
+def settings_source(documents: list[dict], deployment: str) -> dict:
+    """Where the container reads its arm's settings from: envFrom's ConfigMap reference."""
+    (source,) = container(documents, deployment)["envFrom"]
+    return source["configMapRef"]
+
+
 # --- the mutations: each breaks one thing ----------------------------------------------------------------------
 
 
-def swap_weights(documents):
-    stable, canary = split(documents)
-    stable["weight"], canary["weight"] = 10, 90
-
-
 def weights_not_100(documents):
-    split(documents)[1]["weight"] = 20
+    stable, canary = split(documents)
+    stable["weight"], canary["weight"] = 85, 20
 
 
 def swap_cookies(documents):
@@ -83,8 +86,8 @@ def wrong_metrics_annotation(documents):
     pod["metadata"]["annotations"]["prometheus.io/path"] = "/stats"
 
 
-def drop_config_map_key(documents):
-    del find(documents, "ConfigMap", "app-service-canary")["data"]["SHOW_CONFIDENCE"]
+def read_settings_of_no_config_map(documents):
+    settings_source(documents, "app-service-canary")["name"] = "app-service-canary"  # generated: without its hash
 
 
 def read_a_missing_secret(documents):
@@ -95,9 +98,23 @@ def empty_secret_value(documents):
     find(documents, "Secret", "sentiment-secrets")["data"]["SMTP_PASSWORD"] = ""
 
 
-def canary_reads_stable_config(documents):
-    stable_config = find(documents, "ConfigMap", "model-service-stable")["metadata"]["name"]
-    env_source(documents, "model-service-canary", "APP_VERSION")["configMapKeyRef"]["name"] = stable_config
+def set_app_version_by_hand(documents):
+    env = container(documents, "model-service-canary")["env"]
+    env[:] = [{"name": "APP_VERSION", "value": "stable"} if v["name"] == "APP_VERSION" else v for v in env]
+
+
+def label_a_third_arm(documents):
+    deployment = find(documents, "Deployment", "app-frontend-canary")
+    for labels in (deployment["spec"]["selector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"]):
+        labels["version"] = "beta"
+
+
+def drop_the_canary_model_service(documents):
+    documents.remove(find(documents, "Deployment", "model-service-canary"))
+
+
+def select_one_arm_in_the_service(documents):
+    find(documents, "Service", "app-service")["spec"]["selector"]["version"] = "stable"
 
 
 def serve_published_release(documents, deployment: str) -> None:
@@ -128,8 +145,9 @@ def drop_prepare_model(documents):
 
 
 def prepare_another_version(documents):
-    env = init_container(documents, "model-service-stable")["env"]
-    env[:] = [v for v in env if v["name"] != "MODEL_VERSION"] + [{"name": "MODEL_VERSION", "value": "v0.9.0"}]
+    init_container(documents, "model-service-stable").setdefault("env", []).append(
+        {"name": "MODEL_VERSION", "value": "v0.9.0"}  # beside envFrom: the server's settings, but this one
+    )
 
 
 def prepare_with_another_image(documents):
@@ -431,9 +449,8 @@ def cors_allows_plain_http(documents):
 
 MUTATIONS = [
     # (mutation, check that must catch it, what it must say)
-    (swap_weights, routing.canary_weights, "the canary gets 90% of new visitors; the documented share is 10%"),
-    (weights_not_100, routing.canary_weights, "weights {'stable': 90, 'canary': 20} add up to 110, not 100"),
-    (swap_cookies, routing.canary_weights, "the stable destination must set the cookie app-version=stable"),
+    (weights_not_100, routing.weighted_splits, "weights {'stable': 85, 'canary': 20} add up to 105, not 100"),
+    (swap_cookies, routing.weighted_splits, "the stable destination must set the cookie app-version=stable"),
     (
         unanchor_cookie_regex,
         routing.cookie_matches_are_anchored,
@@ -476,9 +493,9 @@ MUTATIONS = [
         "pod annotation prometheus.io/path is '/stats', must be '/metrics'",
     ),
     (
-        drop_config_map_key,
+        read_settings_of_no_config_map,
         wiring.references_exist,
-        "Deployment/app-service-canary: app-service reads key SHOW_CONFIDENCE of ConfigMap/app-service-canary-",
+        "Deployment/app-service-canary: app-service reads ConfigMap/app-service-canary, which does not exist",
     ),
     (read_a_missing_secret, wiring.references_exist, "reads Secret/app-service-secrets, which does not exist"),
     (empty_secret_value, wiring.references_exist, ": SMTP_PASSWORD is empty"),
@@ -488,9 +505,25 @@ MUTATIONS = [
         "receiver team-email reads key SMTP_PASSWORD of Secret/sentiment-secrets, which does not exist",
     ),
     (
-        canary_reads_stable_config,
-        pods.versions_are_consistent,
-        "has APP_VERSION=stable, but its pods are labelled version=canary",
+        set_app_version_by_hand,
+        pods.every_service_runs_in_every_arm,
+        "model-service-canary: model-service has APP_VERSION=stable, but its pods are labelled version=canary",
+    ),
+    (
+        label_a_third_arm,
+        pods.every_service_runs_in_every_arm,
+        f"Deployment/app-frontend-canary: pod label version=beta, must be one of {ARMS}",
+    ),
+    (label_a_third_arm, pods.every_service_runs_in_every_arm, "app-frontend: 0 Deployments of the canary arm, not one"),
+    (
+        drop_the_canary_model_service,
+        pods.every_service_runs_in_every_arm,
+        "model-service: 0 Deployments of the canary arm, not one",
+    ),
+    (
+        select_one_arm_in_the_service,
+        wiring.services_select_every_arm,
+        "Service/app-service: selects {'app': 'app-service', 'version': 'stable'}: a Service selects `app` only",
     ),
     (
         unpin_model,

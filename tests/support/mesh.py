@@ -11,9 +11,12 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import httpx
+from sentiment_devtools.manifests.model import Manifests
+from sentiment_devtools.manifests.render import render
 from sentiment_devtools.stack.instances import Ports
 from sentiment_devtools.stack.stack import LocalStack
 from sentiment_devtools.system import API_HOST, FRONTEND_HOST
@@ -22,6 +25,12 @@ from support.services import Release
 from support.waiting import STARTUP_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@cache
+def declared_canary_share() -> float:
+    """The canary's share of new visitors, as the frontend VirtualService of k8s/ declares it (nothing else does)."""
+    return Manifests(render(REPO / "k8s", example_secrets=True)).split("app-frontend")["canary"] / 100
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ import os
 import sys
 from pathlib import Path
 
-from sentiment_devtools.checks import routing
 from sentiment_devtools.checks.schemas import KUBERNETES_VERSION, SchemaValidator
 from sentiment_devtools.checks.suite import CHECKS, all_problems
 from sentiment_devtools.checks.tools import ToolMissing
@@ -42,19 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="render with the committed secrets/*.env.example files, as CI does",
     )
-    parser.add_argument(
-        "--canary-weight",
-        type=int,
-        default=routing.CANARY_WEIGHT,
-        help=f"the canary's documented share of new visitors (default {routing.CANARY_WEIGHT})",
-    )
     args = parser.parse_args(argv)
 
     variant = " + ".join([str(args.k8s_dir), *args.components])
     try:
         validator = SchemaValidator(args.schemas, args.kubernetes_version)
         documents = render(args.k8s_dir, components=tuple(args.components), example_secrets=args.example_secrets)
-        problems = all_problems(documents, validator, args.canary_weight)
+        problems = all_problems(documents, validator)
     except (FileNotFoundError, RenderError, ToolMissing) as error:
         print(f"checks: {variant}: {error}", file=sys.stderr)
         return 2
@@ -62,6 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"checks: {problem}", file=sys.stderr)
     print(
         f"checks: {variant}: {len(documents)} documents, {len(problems)} problems "
-        f"(Kubernetes {args.kubernetes_version} schemas, {len(CHECKS) + 1} semantic checks, promtool, amtool)"
+        f"(Kubernetes {args.kubernetes_version} schemas, {len(CHECKS)} semantic checks, promtool, amtool)"
     )
     return 1 if problems else 0

@@ -1,5 +1,7 @@
-"""Each service's pods as the service needs them: its data folders mounted, probes and metrics annotations on
-the paths it serves, hardened beyond the Pod Security Standards, and images pinned."""
+"""Each service's pods as the service needs them: one Deployment in each arm, its data folders mounted, probes
+and metrics annotations on the paths it serves, hardened beyond the Pod Security Standards, and images pinned."""
+
+from collections import Counter
 
 from sentiment_devtools.checks import contract
 from sentiment_devtools.manifests.model import Manifests
@@ -66,9 +68,13 @@ def probes_and_metrics_paths(m: Manifests) -> list[str]:
     return problems
 
 
-def versions_are_consistent(m: Manifests) -> list[str]:
-    """Each app pod's version label names an arm, and its APP_VERSION (which labels its metrics) says the same."""
+def every_service_runs_in_every_arm(m: Manifests) -> list[str]:
+    """One Deployment per service and arm, its pods labelled app and version, and APP_VERSION (which labels their
+    metrics) saying the same arm: the overlays of k8s/arms/ make them so, and this says when they do not."""
     problems = []
+    for service in SERVICES:
+        arms = Counter(workload.pod_labels.get("version") for workload in m.app_workloads((service,)))
+        problems += [f"{service}: {arms[arm]} Deployments of the {arm} arm, not one" for arm in ARMS if arms[arm] != 1]
     for workload in m.app_workloads(SERVICES):
         version = workload.pod_labels.get("version")
         if version not in ARMS:

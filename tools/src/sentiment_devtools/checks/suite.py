@@ -6,19 +6,21 @@ from sentiment_devtools.checks import model_service, monitoring, pod_security, p
 from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 
-# Every check but canary_weights, which also takes the documented share; in the order a reader meets the
-# resources: how they wire together, how traffic is routed, what each pod needs, who may talk to whom, monitoring.
+# Every semantic check, in the order a reader meets the resources: how they wire together, how traffic is
+# routed, what each pod needs, who may talk to whom, what is monitored.
 CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     wiring.selectors_match_pods,
+    wiring.services_select_every_arm,
     wiring.service_ports_exist,
     wiring.references_exist,
     wiring.claims_bind,
     routing.destination_rule_subsets,
     routing.virtual_service_routes,
+    routing.weighted_splits,
     routing.cookie_matches_are_anchored,
     pods.data_folders_are_mounted,
     pods.probes_and_metrics_paths,
-    pods.versions_are_consistent,
+    pods.every_service_runs_in_every_arm,
     pods.pods_are_hardened,
     pods.images_are_pinned,
     pod_security.pods_meet_the_restricted_standard,
@@ -36,13 +38,12 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
 )
 
 
-def all_problems(documents: list[dict], validator: SchemaValidator, canary_weight: int) -> list[str]:
+def all_problems(documents: list[dict], validator: SchemaValidator) -> list[str]:
     """Every check on rendered documents: schemas, semantics, promtool, amtool."""
     m = Manifests(documents)
     problems = [problem for document in documents for problem in validator.problems(document)]
     for check in CHECKS:
         problems += check(m)
-    problems += routing.canary_weights(m, canary_weight)
     problems += tools.rule_problems(m)
     problems += tools.alertmanager_problems(m)
     return problems

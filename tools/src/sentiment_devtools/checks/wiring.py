@@ -1,9 +1,10 @@
-"""The resources agree with each other: selectors select pods, named ports exist, everything a pod reads exists,
-and a claim that names its volume can bind to it."""
+"""The resources agree with each other: selectors select pods, one Service per service selects both arms, named
+ports exist, everything a pod reads exists, and a claim that names its volume can bind to it."""
 
 import re
 
 from sentiment_devtools.manifests.model import Manifests, env_references, label_selector_matches, namespace, ref
+from sentiment_devtools.system import SERVICES
 
 
 def selectors_match_pods(m: Manifests) -> list[str]:
@@ -21,6 +22,22 @@ def selectors_match_pods(m: Manifests) -> list[str]:
     for document, selector in selectors:
         if selector and not m.pods_selected(selector, namespace(document)):
             problems.append(f"{ref(document)}: selects pods labelled {selector}, and no Deployment's pods are")
+    return problems
+
+
+def services_select_every_arm(m: Manifests) -> list[str]:
+    """Each service's one Service selects `app` only, so that both arms are behind it and Istio picks the arm."""
+    problems = []
+    for service in SERVICES:
+        found = [document for document in m.of_kind("Service") if document["metadata"]["name"] == service]
+        if len(found) != 1:
+            problems.append(f"{service}: {len(found)} Services, not one")
+        problems += [
+            f"{ref(document)}: selects {document['spec'].get('selector')}: a Service selects `app` only "
+            f"({{'app': '{service}'}}), and Istio's subsets pick the version"
+            for document in found
+            if document["spec"].get("selector") != {"app": service}
+        ]
     return problems
 
 

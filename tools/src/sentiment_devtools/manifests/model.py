@@ -2,6 +2,7 @@
 which pods a selector picks, what a container's environment resolves to."""
 
 import base64
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -123,6 +124,17 @@ class Manifests:
             return self.get("Service", parts[0], parts[1])
         return None
 
+    def split(self, virtual_service: str, namespace_: str = "") -> dict[str, int]:
+        """{subset: weight} of the VirtualService's route to several destinations: the frontend's is the share of
+        new visitors each arm gets, declared there and nowhere else."""
+        document = next(d for d in self.of_kind("VirtualService") if d["metadata"]["name"] == virtual_service)
+        if namespace_ and namespace(document) != namespace_:
+            raise LookupError(f"VirtualService/{virtual_service} is not in namespace {namespace_}")
+        splits = [route["route"] for route in document["spec"].get("http", []) if len(route.get("route", [])) > 1]
+        if len(splits) != 1:
+            raise LookupError(f"VirtualService/{virtual_service} has {len(splits)} weighted routes, not one")
+        return {destination["destination"]["subset"]: destination.get("weight", 0) for destination in splits[0]}
+
     def services_monitored_by(self, monitor: Mapping) -> list[dict]:
         """The Services a ServiceMonitor selects: by label, in its namespaceSelector's namespaces (default: its own)."""
         namespaces = monitor["spec"].get("namespaceSelector", {})
@@ -162,6 +174,8 @@ class Manifests:
         if "value" in variable:
             return variable["value"]
         value_from = variable.get("valueFrom", {})
+        if "fieldRef" in value_from:
+            return _pod_field(workload, value_from["fieldRef"]["fieldPath"])
         if "configMapKeyRef" in value_from:
             selector = value_from["configMapKeyRef"]
             data = self.config_map_data(selector["name"], workload.namespace) or {}
@@ -171,6 +185,20 @@ class Manifests:
         else:
             return None
         return data.get(selector["key"])
+
+
+# metadata.labels['version'] and the like: the downward API's selection of one label or annotation.
+_POD_FIELD_ITEM = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
+
+
+def _pod_field(workload: Workload, path: str) -> str | None:
+    """A field of the pod a container's environment may read (fieldRef), as the pod's template has it."""
+    item = _POD_FIELD_ITEM.fullmatch(path)
+    if item:
+        return workload.pod["metadata"].get(item[1], {}).get(item[2])
+    if path == "metadata.namespace":
+        return workload.namespace
+    return None  # known only once the pod runs: its name, node, IP
 
 
 def env_references(container: Mapping) -> Iterator[tuple[str, str, str, bool]]:
