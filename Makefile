@@ -8,6 +8,9 @@ SERVICES := model-service app-service app-frontend
 # The plumbing the services share, installed by each of them (and each image) from this folder.
 SERVICE_KIT := libs/service-kit
 INSTALLED := $(VENV)/.installed
+# The tooling's one import root (tools/src/sentiment_devtools): every `python -m` below is one of its layers.
+TOOLS := sentiment_devtools
+TOOLS_SRC := tools/src/$(TOOLS)
 
 # A model release for local runs: trained here, served from var/ through file:// URLs.
 MODEL_VERSION ?= v1.0.0
@@ -22,7 +25,7 @@ DECLARATION ?= tests/experiment/declarations/confidence-display.yaml
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md),
 # and those of the oldest Istio supported. CI and developer machines have them beside the
 # project; where a folder does not exist, make downloads the pinned upstream CRDs and
-# extracts the same schemas into var/k8s-schemas/ (python -m k8scheck.fetch_schemas).
+# extracts the same schemas into var/k8s-schemas/ (python -m $(TOOLS).checks.fetch_schemas).
 K8S_SCHEMAS_DIR ?= ../shared/schemas
 K8S_SCHEMAS_ISTIO_1_26_DIR ?= ../shared/schemas-istio-1.26
 FETCHED_SCHEMAS := var/k8s-schemas
@@ -37,6 +40,17 @@ endef
 $(eval $(call use_fetched_schemas_if_missing,K8S_SCHEMAS_DIR,current))
 $(eval $(call use_fetched_schemas_if_missing,K8S_SCHEMAS_ISTIO_1_26_DIR,istio-1.26))
 export K8S_SCHEMAS_DIR K8S_SCHEMAS_ISTIO_1_26_DIR
+# The Kubernetes project's Pod Security fixtures the restricted-profile check is held to
+# (../shared/data/pod-security-fixtures/README.md); where the folder does not exist, make
+# downloads the pinned ones into var/pod-security-fixtures/ (python -m $(TOOLS).checks.fetch_fixtures).
+POD_SECURITY_FIXTURES_DIR ?= ../shared/data/pod-security-fixtures
+FETCHED_FIXTURES := var/pod-security-fixtures
+ifeq ($(wildcard $(POD_SECURITY_FIXTURES_DIR)/.),)
+$(info make: POD_SECURITY_FIXTURES_DIR=$(POD_SECURITY_FIXTURES_DIR) does not exist: using the pinned upstream fixtures in $(FETCHED_FIXTURES))
+override POD_SECURITY_FIXTURES_DIR := $(FETCHED_FIXTURES)
+SCHEMA_FETCHES += $(FETCHED_FIXTURES)/SOURCES.json
+endif
+export POD_SECURITY_FIXTURES_DIR
 # Debian packages the tests run: promtool, amtool, docker-compose (which
 # validates docker-compose.yml without a Docker engine), Chromium, which
 # Playwright drives in the browser tests, and wrk (make bench's load generator,
@@ -59,18 +73,21 @@ $(INSTALLED): requirements-dev.txt constraints.txt tools/pyproject.toml $(SERVIC
 		-e $(SERVICE_KIT) -e 'model-service[train]' -e app-service -e app-frontend -e tools
 	touch $@
 
-k8s-schemas: $(SCHEMA_FETCHES) ## download the pinned CRD schemas, only where K8S_SCHEMAS_DIR (or the Istio 1.26 one) does not exist
+k8s-schemas: $(SCHEMA_FETCHES) ## download the pinned CRD schemas and Pod Security fixtures, only where their folders do not exist
 
 # SOURCES.json is written last: a fetch that stopped halfway leaves no folder behind.
-$(FETCHED_SCHEMAS)/%/SOURCES.json: tools/src/k8scheck/schema_sources.py tools/src/k8scheck/fetch_schemas.py | $(INSTALLED)
-	$(BIN)/python -m k8scheck.fetch_schemas --set $* --out $(FETCHED_SCHEMAS)/$*
+$(FETCHED_SCHEMAS)/%/SOURCES.json: $(TOOLS_SRC)/checks/schema_sources.py $(TOOLS_SRC)/checks/fetch_schemas.py | $(INSTALLED)
+	$(BIN)/python -m $(TOOLS).checks.fetch_schemas --set $* --out $(FETCHED_SCHEMAS)/$*
+
+$(FETCHED_FIXTURES)/SOURCES.json: $(TOOLS_SRC)/checks/fetch_fixtures.py | $(INSTALLED)
+	$(BIN)/python -m $(TOOLS).checks.fetch_fixtures --out $(FETCHED_FIXTURES)
 
 run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus)
-	$(BIN)/python -m localstack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
+	$(BIN)/python -m $(TOOLS).stack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
 		$(if $(filter 0,$(MONITORING)),--no-monitoring)
 
 compose-mesh: install ## compile k8s/ into the Envoy config of docker-compose.mesh.yml
-	$(BIN)/python -m localstack.compose_mesh
+	$(BIN)/python -m $(TOOLS).stack.compose_mesh
 
 system-deps: ## install the Debian packages the tests need (as root), or print the command
 	@missing="$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done)"; \
@@ -87,7 +104,7 @@ test-fast: install system-deps k8s-schemas ## the inner loop: everything but the
 
 images: install ## build the three images here with podman, no Docker engine nor registry (make test does)
 	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(IMAGE_PACKAGES)"
-	$(BIN)/python -m localimages
+	$(BIN)/python -m $(TOOLS).images
 
 images-test: images ## only the image tests: ready, non-root, read-only root, a review end to end
 	$(BIN)/pytest -m images tests/images
@@ -105,21 +122,21 @@ format: install ## rewrite the code in the project's format
 	$(BIN)/ruff format .
 
 locks: install ## write each service's hashed requirements.lock (its image's pins) with uv, at constraints.txt's versions (asks PyPI)
-	$(BIN)/python -m lockfiles
+	$(BIN)/python -m $(TOOLS).lockfiles
 
 k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (schemas, semantics, promtool, amtool), as CI does
-	$(BIN)/python -m k8scheck k8s --example-secrets
-	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-storage
-	$(BIN)/python -m k8scheck k8s --example-secrets --with components/local-images
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-storage
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-images
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
 experiment-report: install ## print the declared experiment's decision from a Prometheus (PROMETHEUS_URL, DECLARATION), draw it to var/
-	$(BIN)/python -m experiment --declaration $(DECLARATION) --prometheus $(PROMETHEUS_URL) --chart var/experiment-report.png
+	$(BIN)/python -m $(TOOLS).experiment --declaration $(DECLARATION) --prometheus $(PROMETHEUS_URL) --chart var/experiment-report.png
 
 experiment-figures: install ## the decision rule's error rates before and after, by seeded simulation (docs/monitoring.md)
-	$(BIN)/python -m experiment.figures
+	$(BIN)/python -m $(TOOLS).experiment.figures
 
 bench: install ## the model and the request path under load, on the real system (DATA=file.tsv: the real model); docs/performance.md
 	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=wrk

@@ -21,8 +21,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from localstack.model_release import DEMO_SUFFIX, ensure_release
 from model_service.training.demo_data import demo_reviews
+from sentiment_devtools.stack.model_release import DEMO_SUFFIX, ensure_release
+from sentiment_devtools.system import SERVICES
 
 from bench.figures import Figures
 from bench.in_process import exact_on, load_model, time_model
@@ -38,7 +39,6 @@ from bench.system import (
     start_system,
 )
 
-SERVICES = ("model-service", "app-service", "app-frontend")
 CONCURRENCIES = (1, 8)
 # The processes a request to the stable arm passes through, whose CPU time per request is counted.
 LOADED = ("model-service/stable", "app-service/stable", "envoy")

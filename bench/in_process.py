@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import joblib
 import numpy as np
-from localstack.model_release import LocalRelease
 from model_service.compiled_model import CompiledTextModel
 from model_service.manifest import ModelManifest
 from model_service.predictor import Predictor
+from sentiment_devtools.stack.model_release import LocalRelease
 
 BATCH_SIZE = 1_000
 

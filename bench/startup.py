@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from localstack.topology import Instance
+from sentiment_devtools.stack.instances import Instance
 
 from bench.proc import cpu_seconds
 

@@ -10,9 +10,10 @@ import shutil
 from pathlib import Path
 
 import yaml
-from localstack.model_release import LocalRelease
-from localstack.stack import LocalStack
-from localstack.topology import API_HOST, Ports
+from sentiment_devtools.stack.instances import Ports
+from sentiment_devtools.stack.model_release import LocalRelease
+from sentiment_devtools.stack.stack import LocalStack
+from sentiment_devtools.system import API_HOST
 
 from bench.load import Target
 

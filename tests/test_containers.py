@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lockfiles import LOCK_NAME, SERVICE_KIT, SERVICES, stale_reasons
+from sentiment_devtools.lockfiles import LOCK_NAME, SERVICE_KIT, stale_reasons
+from sentiment_devtools.system import SERVICES
 
 ROOT = Path(__file__).parent.parent
 
@@ -176,7 +177,7 @@ def test_the_mesh_variant_adds_the_canaries_and_envoy_with_the_config_compiled_f
     # Given the compose files, and Envoy's configuration compiled from k8s/ for the containers
     compose_project(tmp_path)
     envoy_config = tmp_path / "var" / "compose-mesh" / "envoy.yaml"
-    compile_config = [sys.executable, "-m", "localstack.compose_mesh", "--k8s-dir", str(ROOT / "k8s")]
+    compile_config = [sys.executable, "-m", "sentiment_devtools.stack.compose_mesh", "--k8s-dir", str(ROOT / "k8s")]
     subprocess.run([*compile_config, "--out", str(envoy_config)], check=True, capture_output=True, timeout=60)
 
     # When docker-compose resolves the two files together, and Envoy checks its configuration

@@ -1,16 +1,16 @@
 """The GitHub Actions workflows can't run here; what they promise is checked here (make lint checks their schema):
 every action pinned by commit, least privilege, code tags apart from model tags, and the images the release
-pushes are the ones k8s/ pulls."""
+pushes are the ones k8s/'s arms pull."""
 
 import re
 import tomllib
 from pathlib import Path
 
 import yaml
+from sentiment_devtools.system import ARMS, SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-SERVICES = ("model-service", "app-service", "app-frontend")
 
 
 def workflow(name: str) -> dict:
@@ -78,7 +78,11 @@ def test_the_release_builds_every_service_from_its_own_folder_and_checks_the_tag
 
 
 def test_the_tags_k8s_pulls_are_the_names_and_versions_the_release_pushes():
-    kustomization = yaml.safe_load((ROOT / "k8s" / "kustomization.yaml").read_text())
+    images = [
+        image
+        for arm in ARMS
+        for image in yaml.safe_load((ROOT / "k8s" / "arms" / arm / "kustomization.yaml").read_text())["images"]
+    ]
     (pattern,) = workflow("image-release.yml")["on"]["push"]["tags"]
     name_step = next(
         step for step in workflow("image-release.yml")["jobs"]["images"]["steps"] if step.get("id") == "image"
@@ -86,14 +90,14 @@ def test_the_tags_k8s_pulls_are_the_names_and_versions_the_release_pushes():
     versions = {tomllib.loads((ROOT / s / "pyproject.toml").read_text())["project"]["version"] for s in SERVICES}
 
     assert "name=ghcr.io/${OWNER,,}/$SERVICE" in name_step["run"]
-    for image in kustomization["images"]:
+    for image in images:
         registry, owner, service = image["newName"].split("/")
         assert registry == "ghcr.io", image
         assert owner == owner.lower(), f"{image['newName']}: GHCR names are lowercase"
         assert service in SERVICES, image
-        assert image["name"].startswith(f"{service}-"), image
+        assert image["name"] == service, image
         assert tag_filter_matches(pattern, image["newTag"]), f"{image['newTag']} is no tag the release makes"
-    assert versions <= {image["newTag"] for image in kustomization["images"]}, "no image runs the services' version"
+    assert versions <= {image["newTag"] for image in images}, "no image runs the services' version"
 
 
 def test_ci_runs_exactly_ci_run_on_every_push_and_pull_request_in_a_privileged_bookworm_container():

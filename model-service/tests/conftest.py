@@ -10,7 +10,7 @@ from model_service.training.demo_data import demo_dataset
 from model_service.training.evaluate import CrossValidationPlan, cross_validate, fit
 from model_service.training.lexicon import load_lexicon
 from model_service.training.release import write_release
-from support.services import ServiceProcess
+from support.services import ProcessGroup, ServiceProcess
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,11 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
 
 @pytest.fixture
 def start_service(tmp_path: Path) -> Iterator:
-    """Start model-service processes with the given environment; all are stopped afterwards."""
-    started: list[ServiceProcess] = []
+    """Start model-service processes with the given environment, without waiting; all are stopped afterwards."""
+    group = ProcessGroup(tmp_path)
 
     def start(**env: str) -> ServiceProcess:
-        process = ServiceProcess("model_service", env, tmp_path / f"model-service-{len(started)}.log")
-        started.append(process)
-        return process
+        return group.launch("model_service", **env)
 
     yield start
-    for process in started:
-        process.stop()
+    group.stop_all()

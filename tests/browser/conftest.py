@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from localstack.stack import LocalStack
 from playwright.sync_api import Browser, expect, sync_playwright
+from sentiment_devtools.stack.stack import LocalStack
 from support.browser import ARTIFACTS, CHROMIUM, FAILURES, Visitor, launch_chromium
 from support.mesh import running_stack
 from support.waiting import DEADLINE_SECONDS

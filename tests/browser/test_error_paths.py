@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from localstack.stack import LocalStack
 from playwright.sync_api import expect
+from sentiment_devtools.stack.stack import LocalStack
 from support.mesh import tight_rate_limit
 from support.review_page import A_VERDICT
 

@@ -15,12 +15,13 @@ import pytest
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 from scipy.stats import binom
+from sentiment_devtools.system import ARMS
+from support.mesh import declared_canary_share
 from support.review_page import A_VERDICT
 
 pytestmark = pytest.mark.slow
 
 OPPOSITE = {"positive": "negative", "negative": "positive"}
-CANARY_SHARE = 0.10
 
 
 def metric(url: str, name: str, **labels: str) -> float:
@@ -38,7 +39,7 @@ def test_a_new_visitor_gets_a_cookie_and_a_verdict_from_the_version_it_names(new
     with visitor.step("open the page as a new visitor"):
         page = visitor.open()
         version = visitor.version_cookie()
-        assert version in ("stable", "canary")
+        assert version in ARMS
         assert page.headers["x-served-by"] == f"app-frontend/{version}"
     visitor.capture("first-visit")
 
@@ -91,7 +92,7 @@ def test_only_the_canary_shows_the_confidence(new_visitor, version, shows_confid
     visitor.capture(f"verdict-{version}")
 
 
-@pytest.mark.parametrize("version", ["stable", "canary"])
+@pytest.mark.parametrize("version", ARMS)
 def test_a_corrected_verdict_is_confirmed_stored_and_counted_under_the_visitors_version(new_visitor, stack, version):
     # Given a visitor of one version who sees a verdict
     visitor = new_visitor()
@@ -174,8 +175,8 @@ def test_fifty_new_browsers_split_between_the_versions_as_a_10_percent_canary_wo
         served.append(version)
         visitor.close()
 
-    # And the canary's share is plausible for 10%
-    low, high = binom.interval(0.999, len(served), CANARY_SHARE)
+    # And the canary's share is plausible for the declared one
+    low, high = binom.interval(0.999, len(served), declared_canary_share())
     canary = served.count("canary")
     assert low <= canary <= high, f"{canary} of {len(served)} on the canary; expected {low:.0f}-{high:.0f}"
-    assert set(served) <= {"stable", "canary"}
+    assert set(served) <= set(ARMS)

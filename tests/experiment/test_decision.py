@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from experiment.decision import Arm, Verdict, decide
-from experiment.declaration import load
-from experiment.guardrails import Counts, Histogram
-from experiment.visitors import RatioSums
+from sentiment_devtools.experiment.decision import Arm, Verdict, decide
+from sentiment_devtools.experiment.declaration import load
+from sentiment_devtools.experiment.guardrails import Counts, Histogram
+from sentiment_devtools.experiment.visitors import RatioSums
 
 DECLARATIONS = Path(__file__).parent / "declarations"
 CONFIDENCE = load(DECLARATIONS / "confidence-display.yaml")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from experiment.decision import Verdict
-from experiment.declaration import Declaration, load
-from experiment.simulation import Canary, Population, run, schedule
 from scipy.stats import binomtest
+from sentiment_devtools.experiment.decision import Verdict
+from sentiment_devtools.experiment.declaration import Declaration, load
+from sentiment_devtools.experiment.simulation import Canary, Population, run, schedule
 
 DECLARATIONS = Path(__file__).parent / "declarations"
 POPULATION = Population()

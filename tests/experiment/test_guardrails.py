@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from experiment.guardrails import Counts, Histogram, difference, tail_shares
+from sentiment_devtools.experiment.guardrails import Counts, Histogram, difference, tail_shares
 
 BOUNDS = (0.004, 0.006, 0.01, math.inf)
 

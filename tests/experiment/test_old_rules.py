@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from experiment import old_rules
+from sentiment_devtools.experiment import old_rules
 
 
 def test_two_proportion_z_test_of_100_in_1000_against_130_in_1000():

@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from experiment import planning, sequential
+from sentiment_devtools.experiment import planning, sequential
 
 
 def test_the_alpha_split_spends_exactly_alpha_on_an_a_a_experiment():

@@ -3,13 +3,13 @@
 import math
 from pathlib import Path
 
-from experiment.decision import Verdict
-from experiment.declaration import load
-from experiment.guardrails import Counts, Histogram
-from experiment.prometheus import Observation
-from experiment.report import analyse
-from experiment.text import render
-from experiment.visitors import VisitorSums
+from sentiment_devtools.experiment.decision import Verdict
+from sentiment_devtools.experiment.declaration import load
+from sentiment_devtools.experiment.guardrails import Counts, Histogram
+from sentiment_devtools.experiment.prometheus import Observation
+from sentiment_devtools.experiment.report import analyse
+from sentiment_devtools.experiment.text import render
+from sentiment_devtools.experiment.visitors import VisitorSums
 
 DECLARATION = load(Path(__file__).parent / "declarations/confidence-display.yaml")
 BOUNDS = (0.004, 0.006, 0.01, math.inf)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from experiment.__main__ import main
-from experiment.declaration import load
-from k8scheck.tools import run_tool
-from localmonitoring.servers import prometheus_server
+from sentiment_devtools.checks.tools import run_tool
+from sentiment_devtools.experiment.__main__ import main
+from sentiment_devtools.experiment.declaration import load
+from sentiment_devtools.stack.monitoring.servers import prometheus_server
+from sentiment_devtools.stack.supervisor import Supervisor
 from support.monitoring import start_all
 from support.services import free_port
 
@@ -95,9 +96,10 @@ def backfilled_prometheus(tmp_path_factory) -> Iterator[tuple[str, int]]:
     result = run_tool("promtool", "tsdb", "create-blocks-from", "openmetrics", folder / "data.om", folder / "data")
     assert result.returncode == 0, result.stdout + result.stderr
     (folder / "prometheus.yml").write_text("global: {}\n")
-    [prometheus] = start_all([prometheus_server(folder / "prometheus.yml", folder / "data", free_port())], folder)
-    yield prometheus.server.url, end
-    prometheus.stop()
+    port, supervisor = free_port(), Supervisor(folder)
+    start_all([prometheus_server(folder / "prometheus.yml", folder / "data", port)], supervisor)
+    yield f"http://127.0.0.1:{port}", end
+    supervisor.stop_all()
 
 
 @pytest.fixture

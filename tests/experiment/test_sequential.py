@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from experiment import planning, sequential
+from sentiment_devtools.experiment import planning, sequential
 
 
 def test_the_mixture_likelihood_ratio_by_hand():

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 import pytest
-from experiment import srm
 from scipy.stats import betabinom, binom, chisquare
+from sentiment_devtools.experiment import srm
 
 
 def test_the_sequential_p_value_is_the_inverse_dirichlet_multinomial_bayes_factor():

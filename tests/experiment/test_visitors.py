@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from experiment.visitors import RatioSums, VisitorSums
+from sentiment_devtools.experiment.visitors import RatioSums, VisitorSums
 
 
 def sums(reviews: np.ndarray, corrections: np.ndarray) -> RatioSums:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sentiment_devtools.system import ARMS
 from support.mesh import REPO, Mesh, running_stack
 from support.waiting import wait_until
 
@@ -62,7 +63,7 @@ class Traffic:
 class Load:
     """Reviews at a steady rate, alternating versions, each followed by a correction, until stopped."""
 
-    def __init__(self, mesh: Mesh, traffic: Traffic, versions=("stable", "canary")) -> None:
+    def __init__(self, mesh: Mesh, traffic: Traffic, versions=ARMS) -> None:
         self._mesh = mesh
         self._traffic = traffic
         self._versions = versions
@@ -125,7 +126,7 @@ def stored(stack, version: str) -> tuple[set[str], set[str]]:
 
 def assert_nothing_lost(stack, traffic: Traffic) -> dict:
     figures = {}
-    for version in ("stable", "canary"):
+    for version in ARMS:
         reviews, corrections = stored(stack, version)
         lost_reviews = set(traffic.acknowledged_reviews[version]) - reviews
         lost_corrections = set(traffic.acknowledged_corrections[version]) - corrections
@@ -178,14 +179,14 @@ def test_the_model_service_killed_under_load_gives_clear_503s_then_recovers_and_
     async def scenario(mesh):
         # Given reviews flowing to both versions
         load = Load(mesh, traffic)
-        await load.until_acknowledged("stable", "canary")
+        await load.until_acknowledged(*ARMS)
         # When the stable model-service is killed, and comes back once its clients have met the outage
         stack.supervisor.stop("model-service/stable", signal.SIGKILL)
         during = traffic.total
         await load.until(lambda t: t.statuses.get("503", 0) >= SETTLED_REVIEWS, f"{SETTLED_REVIEWS} answers 503")
         await asyncio.to_thread(stack.restart, "model-service/stable")
         # Then the stable version answers again by itself once its model-service is back, the canary all along
-        await load.until_acknowledged("stable", "canary")
+        await load.until_acknowledged(*ARMS)
         await load.stop()
         return during
 
@@ -204,7 +205,7 @@ def test_the_app_service_crashing_mid_traffic_loses_no_acknowledged_review_or_co
     async def scenario(mesh):
         # Given reviews and corrections flowing to both versions
         load = Load(mesh, traffic)
-        await load.until_acknowledged("stable", "canary")
+        await load.until_acknowledged(*ARMS)
         # When the canary app-service crashes (SIGKILL: no graceful shutdown) and is restarted
         await asyncio.to_thread(stack.restart, "app-service/canary", signal.SIGKILL)
         await load.until_acknowledged("canary")
@@ -223,7 +224,7 @@ def test_a_graceful_restart_of_the_app_service_mid_traffic_loses_nothing(stack):
 
     async def scenario(mesh):
         load = Load(mesh, traffic)
-        await load.until_acknowledged("stable", "canary")
+        await load.until_acknowledged(*ARMS)
         await asyncio.to_thread(stack.restart, "app-service/stable", signal.SIGTERM)
         await load.until_acknowledged("stable")
         await load.stop()

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from localimages.cli import SERVICES, image_name
-from localimages.podman import Podman
+from sentiment_devtools.images.cli import SERVICES, image_name
+from sentiment_devtools.images.podman import Podman
 from support.containers import TIMINGS, Container, volume
 from support.services import EXPORT_KEY, Release, free_port, train_demo_release
 

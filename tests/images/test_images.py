@@ -5,7 +5,7 @@ import io
 
 import httpx
 import pytest
-from localimages.cli import SERVICES, image_name
+from sentiment_devtools.images.cli import SERVICES, image_name
 from support.containers import IMAGE_USER
 from support.services import EXPORT_KEY
 

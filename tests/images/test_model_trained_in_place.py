@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 from filelock import FileLock
-from localimages.cli import image_name
 from model_service.training.dataset import format_tsv
 from model_service.training.demo_data import demo_reviews
+from sentiment_devtools.images.cli import image_name
 from support.containers import IMAGE_USER, TIMINGS, Container, volume
 
 pytestmark = pytest.mark.images

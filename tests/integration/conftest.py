@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sentiment_devtools.system import ARMS
 from support.services import ProcessGroup, Release, Stack, free_port, launch_stack
 
 
@@ -37,7 +38,7 @@ def shared_stacks(shared_group: ProcessGroup, release: Release, tmp_path_factory
     Both app-services allow both frontends' origins, as every version's configuration would list the frontend's.
     """
     data_dir = tmp_path_factory.mktemp("shared-data")
-    ports = {version: free_port() for version in ("stable", "canary")}
+    ports = {version: free_port() for version in ARMS}
     origins = tuple(f"http://127.0.0.1:{port}" for port in ports.values())
     stacks = {
         version: launch_stack(shared_group, release, data_dir, version, port, origins)

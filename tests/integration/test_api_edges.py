@@ -2,11 +2,10 @@
 
 import httpx
 import pytest
+from sentiment_devtools.system import ARMS
 from support.services import metric
 
 pytestmark = pytest.mark.slow
-
-ARMS = ("stable", "canary")
 
 
 @pytest.mark.parametrize(

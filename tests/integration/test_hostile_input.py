@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from model_service.training.dataset import parse_tsv
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from sentiment_devtools.system import ARMS
 from support.services import EXPORT_KEY, ServiceProcess, metric, server_errors
 
 pytestmark = pytest.mark.slow
 
-ARMS = ("stable", "canary")
 REQUEST_TIMEOUT_SECONDS = 5  # every answer takes milliseconds: a request still unanswered after this hangs
 # Deterministic and bounded: the same examples on every run, a few seconds per service.
 PROPERTY = hypothesis.settings(

@@ -1,4 +1,4 @@
-"""`make run` (the localstack tool): starts the services, prints the URL to open, stops cleanly on Ctrl-C."""
+"""`make run` (`python -m sentiment_devtools.stack`): starts the services, prints the URL to open, stops on Ctrl-C."""
 
 import random
 import re
@@ -11,14 +11,15 @@ import threading
 
 import httpx
 import pytest
-from localstack.topology import Ports
+from sentiment_devtools import system
+from sentiment_devtools.stack.instances import Ports
+from sentiment_devtools.system import ARMS, SERVICES
 from support.waiting import DEADLINE_SECONDS, STARTUP_SECONDS, wait_until
 
 pytestmark = pytest.mark.slow
 
 DEFAULT_PORTS = Ports.default()
-MONITORING_PORTS = (9090, 9093, 8025)  # Prometheus, Alertmanager, the mail sink
-SCRAPED_JOBS = ("app-frontend", "app-service", "model-service")
+MONITORING_PORTS = (system.LOCAL_PROMETHEUS_PORT, system.LOCAL_ALERTMANAGER_PORT, system.LOCAL_SMTP_PORT)
 ALL_PORTS = (
     *DEFAULT_PORTS.services.values(),
     *DEFAULT_PORTS.sidecars.values(),
@@ -101,8 +102,8 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
 
     # When make run's tool starts the system
     process = subprocess.Popen(
-        [sys.executable, "-m", "localstack", "--state-dir", str(state), "--model-version", release.version,
-         "--port-offset", str(offset)],
+        [sys.executable, "-m", "sentiment_devtools.stack", "--state-dir", str(state),
+         "--model-version", release.version, "--port-offset", str(offset)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     output = Output(process)
@@ -129,8 +130,8 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
 
         # And Prometheus, printed next, scrapes the services with the rules of k8s/ loaded
         prometheus = output.wait_for(r"Prometheus: (http://127\.0\.0\.1:\d+)").group(1)
-        assert prometheus == f"http://127.0.0.1:{9090 + offset}"
-        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{9093 + offset}")
+        assert prometheus == f"http://127.0.0.1:{system.LOCAL_PROMETHEUS_PORT + offset}"
+        output.wait_for(rf"Alertmanager: http://127\.0\.0\.1:{system.LOCAL_ALERTMANAGER_PORT + offset}")
         wait_until(
             lambda: {group["name"] for group in httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]},
             lambda names: names >= {"sentiment-canary.alerts", "sentiment-canary.experiment"},
@@ -138,7 +139,7 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
         )
         # Prometheus takes its targets a few seconds after it is ready (at its first target sync), and scrapes
         # each within a scrape interval of that: wait for both, as a person opening its Targets page would.
-        every_target = {f"{job}/{job}-{version}" for job in SCRAPED_JOBS for version in ("stable", "canary")}
+        every_target = {f"{job}/{job}-{version}" for job in SERVICES for version in ARMS}
         wait_until(
             lambda: prometheus_targets(prometheus),
             lambda targets: set(targets) == every_target,

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from k8scheck.render import render
-from k8scheck.schemas import SchemaValidator
+from sentiment_devtools.checks.schemas import SchemaValidator
+from sentiment_devtools.manifests.render import render
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"

@@ -3,9 +3,9 @@ would generate, and Alertmanager's own tool accepts it."""
 
 import pytest
 import yaml
-from k8scheck.alertmanager import ConversionError, alertmanager_config, config_problems
-from k8scheck.manifests import Manifests
-from k8scheck.tools import run_tool
+from sentiment_devtools.checks.tools import alertmanager_problems, run_tool
+from sentiment_devtools.manifests.alertmanager import ConversionError, alertmanager_config
+from sentiment_devtools.manifests.model import Manifests
 
 
 def test_alerts_of_the_namespace_go_to_the_team_by_e_mail(rendered):
@@ -28,7 +28,7 @@ def test_alerts_of_the_namespace_go_to_the_team_by_e_mail(rendered):
 
 
 def test_amtool_accepts_the_generated_configuration(rendered, tmp_path):
-    assert config_problems(Manifests(rendered)) == []
+    assert alertmanager_problems(Manifests(rendered)) == []
     config_file = tmp_path / "alertmanager.yml"
     config_file.write_text(yaml.safe_dump(alertmanager_config(Manifests(rendered))))
     result = run_tool("amtool", "check-config", config_file)
@@ -58,5 +58,7 @@ def test_nested_routes_and_matchers_keep_their_meaning(documents):
 def test_a_field_the_converter_does_not_know_is_refused_not_dropped(documents):
     [config] = [d for d in documents if d["kind"] == "AlertmanagerConfig"]
     config["spec"]["receivers"][0]["slackConfigs"] = [{"channel": "#alerts"}]
-    with pytest.raises(ConversionError, match=r"slackConfigs not supported by k8scheck\.alertmanager"):
+    with pytest.raises(
+        ConversionError, match=r"slackConfigs not supported by sentiment_devtools\.manifests\.alertmanager"
+    ):
         alertmanager_config(Manifests(documents))

@@ -1,4 +1,4 @@
-"""The facts k8scheck holds the manifests to (k8scheck.contract) are the
+"""The facts the checks hold the manifests to (sentiment_devtools.checks.contract, .system) are the
 services' own: each service version starts with the configuration the
 manifests give it and serves the paths its probes ask."""
 
@@ -8,19 +8,20 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from fastapi.testclient import TestClient
-from k8scheck import contract
-from k8scheck.manifests import Manifests
+from sentiment_devtools import system
+from sentiment_devtools.checks import contract
+from sentiment_devtools.manifests.model import Manifests
 
 
 def service_module(service: str, module: str):
     return importlib.import_module(f"{service.replace('-', '_')}.{module}")
 
 
-@pytest.mark.parametrize("service", contract.SERVICES)
+@pytest.mark.parametrize("service", system.SERVICES)
 def test_each_version_starts_with_its_manifest_settings_and_serves_the_probed_paths(service, rendered, monkeypatch):
     m = Manifests(rendered)
     workloads = m.app_workloads((service,))
-    assert {workload.pod_labels["version"] for workload in workloads} == set(contract.VERSIONS)
+    assert {workload.pod_labels["version"] for workload in workloads} == set(system.ARMS)
     for workload in workloads:
         env = m.environment(workload, workload.containers[0])
         with monkeypatch.context() as patch:
@@ -28,7 +29,7 @@ def test_each_version_starts_with_its_manifest_settings_and_serves_the_probed_pa
                 patch.setenv(name, value)
             settings = service_module(service, "settings").Settings()
         assert settings.app_version == workload.pod_labels["version"]
-        assert settings.port == contract.CONTAINER_PORT
+        assert settings.port == system.CONTAINER_PORT
 
         # Without its lifespan the app loads and connects nothing; a 503 or 500 still means "served here".
         client = TestClient(service_module(service, "app").create_app(settings), raise_server_exceptions=False)

@@ -7,19 +7,18 @@ import json
 import os
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
-from k8scheck import fetch_schemas
-from k8scheck.fetch_schemas import FetchError, fetch
-from k8scheck.schema_sources import CURRENT, ISTIO_1_26, Bundle, SchemaSet
+from sentiment_devtools.checks import fetch_schemas
+from sentiment_devtools.checks.fetch_schemas import FetchError, fetch
+from sentiment_devtools.checks.schema_sources import CURRENT, ISTIO_1_26, Bundle, SchemaSet
 from support.services import free_port
+from support.upstream import Upstream
 
 REPO = Path(__file__).resolve().parents[2]
 # Where CI and developer machines keep the schemas of each set (make exports both).
@@ -50,38 +49,6 @@ def upstream_bundle(schema_dir: Path, bundle: Bundle, decoys: bool = True) -> by
     return yaml.dump_all(documents, Dumper=DUMPER, sort_keys=False).encode()
 
 
-class Upstream:
-    """A real HTTP server on 127.0.0.1 answering GET /<repo>/<ref>/<path> from a dict, 404 for the rest."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        files = self.files
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def publish(self, bundle: Bundle, content: bytes) -> None:
-        self.files[bundle.url("")] = content
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
     server = Upstream()
@@ -103,7 +70,7 @@ def schema_files(folder: Path) -> dict[str, bytes]:
 def test_the_pinned_upstream_bundles_extract_to_exactly_the_schemas_ci_reads(upstream, tmp_path, schema_set):
     shared = SHARED[schema_set.name]
     for bundle in schema_set.bundles:
-        upstream.publish(bundle, upstream_bundle(shared, bundle))
+        upstream.publish(bundle.url(""), upstream_bundle(shared, bundle))
 
     count = fetch(schema_set, tmp_path / "schemas", base_url=upstream.url)
 
@@ -128,7 +95,7 @@ def test_a_schema_changed_upstream_fails_the_fetch_naming_it_and_leaves_the_old_
     changed = json.loads((upstream_copy / changed_name).read_text())
     changed["properties"]["spec"]["description"] += " Changed upstream."
     (upstream_copy / changed_name).write_text(json.dumps(changed))
-    upstream.publish(bundle, upstream_bundle(upstream_copy, bundle))
+    upstream.publish(bundle.url(""), upstream_bundle(upstream_copy, bundle))
     out = tmp_path / "schemas"
     (out / "telemetry.istio.io").mkdir(parents=True)
     (out / "telemetry.istio.io" / "telemetry_v1.json").write_text("{}")
@@ -148,7 +115,7 @@ def test_a_pinned_kind_missing_upstream_fails_the_fetch_naming_it(upstream, tmp_
     schema_set = small_set(shared, "monitoring.coreos.com/probe_v1.json", "monitoring.coreos.com/podmonitor_v1.json")
     (bundle,) = schema_set.bundles
     only_podmonitor = replace(bundle, schemas={"monitoring.coreos.com/podmonitor_v1.json": "unused"})
-    upstream.publish(bundle, upstream_bundle(shared, only_podmonitor))
+    upstream.publish(bundle.url(""), upstream_bundle(shared, only_podmonitor))
 
     with pytest.raises(FetchError, match=r"crds\.yaml has no monitoring\.coreos\.com/probe_v1\.json"):
         fetch(schema_set, tmp_path / "schemas", base_url=upstream.url)
@@ -165,7 +132,7 @@ def test_a_file_missing_upstream_is_reported_with_its_url_and_status(upstream, t
 def test_a_body_over_the_limit_is_refused(upstream, tmp_path):
     shared = SHARED[CURRENT.name]
     schema_set = small_set(shared, "monitoring.coreos.com/probe_v1.json")
-    upstream.publish(schema_set.bundles[0], upstream_bundle(shared, schema_set.bundles[0]))
+    upstream.publish(schema_set.bundles[0].url(""), upstream_bundle(shared, schema_set.bundles[0]))
 
     with pytest.raises(FetchError, match="is over 1000 bytes; stopped"):
         fetch(schema_set, tmp_path / "schemas", base_url=upstream.url, max_bytes=1000)
@@ -204,5 +171,5 @@ def test_make_fetches_the_schemas_only_when_their_folder_does_not_exist(tmp_path
     present = make_dry_run("k8s-schemas", f"K8S_SCHEMAS_DIR={SHARED[CURRENT.name]}")
 
     assert f"K8S_SCHEMAS_DIR={missing} does not exist" in without
-    assert "python -m k8scheck.fetch_schemas --set current --out var/k8s-schemas/current" in without
+    assert "python -m sentiment_devtools.checks.fetch_schemas --set current --out var/k8s-schemas/current" in without
     assert "fetch_schemas --set current" not in present

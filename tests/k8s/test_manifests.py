@@ -6,17 +6,21 @@ import shutil
 
 import pytest
 import yaml
-from k8scheck.cli import all_problems, main
-from k8scheck.manifests import Manifests
-from k8scheck.render import RenderError, render
+from sentiment_devtools.checks.cli import main
+from sentiment_devtools.checks.suite import all_problems
+from sentiment_devtools.manifests.model import Manifests
+from sentiment_devtools.manifests.render import RenderError, render
+from sentiment_devtools.system import ARMS, SERVICES
+
+FRONTEND_ROUTES = "components/istio/virtual-service-app-frontend-by-cookie.yaml"
 
 
 def test_the_deployment_passes_every_check(rendered, validator):
-    assert all_problems(rendered, validator, canary_weight=10) == []
+    assert all_problems(rendered, validator) == []
 
 
 def test_the_deployment_with_local_storage_passes_every_check(rendered_local_storage, validator):
-    assert all_problems(rendered_local_storage, validator, canary_weight=10) == []
+    assert all_problems(rendered_local_storage, validator) == []
 
 
 def test_with_local_images_every_version_runs_the_image_built_on_the_node_and_passes_every_check(
@@ -25,25 +29,23 @@ def test_with_local_images_every_version_runs_the_image_built_on_the_node_and_pa
     images = {
         (d["metadata"]["name"], container["name"], container["image"], container.get("imagePullPolicy"))
         for d in Manifests(rendered_local_images).of_kind("Deployment")
-        if d["metadata"]["labels"].get("app") in ("app-frontend", "app-service", "model-service")
+        if d["metadata"]["labels"].get("app") in SERVICES
         for container in d["spec"]["template"]["spec"]["containers"]
     }
 
     assert images == {
-        (f"{app}-{version}", app, f"sentiment-canary/{app}:local", None)
-        for app in ("app-frontend", "app-service", "model-service")
-        for version in ("stable", "canary")
+        (f"{app}-{version}", app, f"sentiment-canary/{app}:local", None) for app in SERVICES for version in ARMS
     }
-    assert all_problems(rendered_local_images, validator, canary_weight=10) == []
+    assert all_problems(rendered_local_images, validator) == []
 
 
 def test_each_service_has_its_resources_per_version(rendered):
     # A generated ConfigMap's name ends in a hash of its content.
     names = {(d["kind"], re.sub(r"-[a-z0-9]{10}$", "", d["metadata"]["name"])) for d in rendered}
-    for app in ("app-frontend", "app-service", "model-service"):
+    for app in SERVICES:
         for kind in ("Service", "ServiceAccount", "DestinationRule", "VirtualService"):
             assert (kind, app) in names
-        for version in ("stable", "canary"):
+        for version in ARMS:
             assert ("Deployment", f"{app}-{version}") in names
             assert ("ConfigMap", f"{app}-{version}") in names
 
@@ -98,11 +100,72 @@ def test_the_command_line_checks_a_variant_and_says_so(k8s_dir, capsys):
 def test_the_command_line_fails_on_a_broken_source_file(k8s_dir, tmp_path, capsys):
     broken = tmp_path / "k8s"
     shutil.copytree(k8s_dir, broken)
-    path = broken / "components/istio/virtual-service-app-frontend-90-10.yaml"
+    path = broken / FRONTEND_ROUTES
     virtual_service = yaml.safe_load(path.read_text())
     stable, canary = virtual_service["spec"]["http"][-1]["route"]
-    stable["weight"], canary["weight"] = canary["weight"], stable["weight"]
+    stable["weight"], canary["weight"] = 80, 30
     path.write_text(yaml.safe_dump(virtual_service))
 
     assert main([str(broken), "--example-secrets"]) == 1
-    assert "the canary gets 90% of new visitors; the documented share is 10%" in capsys.readouterr().err
+    assert "weights {'stable': 80, 'canary': 30} add up to 110, not 100" in capsys.readouterr().err
+
+
+def test_a_new_canary_weight_is_one_edit_of_the_virtual_service_and_passes_every_check(k8s_dir, tmp_path, validator):
+    # Given a copy of k8s/ whose canary gets a quarter of new visitors: one file changed, nothing else
+    ramped = tmp_path / "k8s"
+    shutil.copytree(k8s_dir, ramped)
+    path = ramped / FRONTEND_ROUTES
+    virtual_service = yaml.safe_load(path.read_text())
+    stable, canary = virtual_service["spec"]["http"][-1]["route"]
+    stable["weight"], canary["weight"] = 75, 25
+    path.write_text(yaml.safe_dump(virtual_service))
+
+    # When it is rendered
+    documents = render(ramped, example_secrets=True)
+
+    # Then that is the split, and every check passes
+    assert Manifests(documents).split("app-frontend") == {"stable": 75, "canary": 25}
+    assert all_problems(documents, validator) == []
+
+
+def arm_neutral(document: dict, arm: str) -> dict:
+    """A document of one arm with its arm taken out: its name's suffix, its version label, its ConfigMap's hash."""
+    text = json.dumps(document)
+    text = re.sub(rf'(app-frontend|app-service|model-service)(-data)?-{arm}(-[a-z0-9]{{10}})?"', r'\1\2"', text)
+    neutral = json.loads(text.replace(f', "version": "{arm}"', "").replace(f'"version": "{arm}", ', ""))
+    for labels in (neutral["metadata"].get("labels", {}), *_pod_and_selector_labels(neutral)):
+        labels.pop("version", None)
+    return neutral
+
+
+def _pod_and_selector_labels(document: dict) -> list[dict]:
+    if document["kind"] != "Deployment":
+        return []
+    return [document["spec"]["selector"]["matchLabels"], document["spec"]["template"]["metadata"]["labels"]]
+
+
+def test_the_arms_differ_only_in_their_names_their_version_label_and_what_the_experiment_changes(rendered):
+    by_arm = {
+        arm: {
+            (d["kind"], arm_neutral(d, arm)["metadata"]["name"]): arm_neutral(d, arm)
+            for d in rendered
+            if d["metadata"].get("labels", {}).get("version") == arm
+        }
+        for arm in ARMS
+    }
+    stable, canary = by_arm["stable"], by_arm["canary"]
+
+    # One Deployment and one ConfigMap per service in each arm, and the app-service's claim
+    expected = {(kind, service) for kind in ("Deployment", "ConfigMap") for service in SERVICES}
+    assert set(stable) == set(canary) == expected | {("PersistentVolumeClaim", "app-service-data")}
+    # The Deployments and the claim are the same but for the arm
+    for key in set(stable) - {("ConfigMap", service) for service in SERVICES}:
+        assert stable[key] == canary[key], key
+    # The settings differ in the experiment's feature flag only
+    differences = {
+        (service, setting)
+        for service in SERVICES
+        for setting in stable["ConfigMap", service]["data"].keys() | canary["ConfigMap", service]["data"].keys()
+        if stable["ConfigMap", service]["data"].get(setting) != canary["ConfigMap", service]["data"].get(setting)
+    }
+    assert differences == {("app-frontend", "SHOW_CONFIDENCE"), ("app-service", "SHOW_CONFIDENCE")}

@@ -5,8 +5,9 @@ check meant for it report that bug, in words that say what is wrong."""
 import json
 
 import pytest
-from k8scheck import alertmanager, checks, pod_security, prometheus, security
-from k8scheck.manifests import Manifests
+from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
+from sentiment_devtools.manifests.model import Manifests
+from sentiment_devtools.system import ARMS
 
 
 def find(documents: list[dict], kind: str, name: str) -> dict:
@@ -27,7 +28,7 @@ def http_routes(documents: list[dict], virtual_service: str) -> list[dict]:
 
 
 def split(documents: list[dict]) -> list[dict]:
-    """The frontend's 90/10 split for new visitors: [stable, canary]."""
+    """The frontend's split of new visitors: [stable, canary]."""
     return http_routes(documents, "app-frontend")[-1]["route"]
 
 
@@ -36,16 +37,18 @@ def env_source(documents: list[dict], deployment: str, variable: str) -> dict:
     return next(v for v in env if v["name"] == variable)["valueFrom"]
 
 
+def settings_source(documents: list[dict], deployment: str) -> dict:
+    """Where the container reads its arm's settings from: envFrom's ConfigMap reference."""
+    (source,) = container(documents, deployment)["envFrom"]
+    return source["configMapRef"]
+
+
 # --- the mutations: each breaks one thing ----------------------------------------------------------------------
 
 
-def swap_weights(documents):
-    stable, canary = split(documents)
-    stable["weight"], canary["weight"] = 10, 90
-
-
 def weights_not_100(documents):
-    split(documents)[1]["weight"] = 20
+    stable, canary = split(documents)
+    stable["weight"], canary["weight"] = 85, 20
 
 
 def swap_cookies(documents):
@@ -83,8 +86,8 @@ def wrong_metrics_annotation(documents):
     pod["metadata"]["annotations"]["prometheus.io/path"] = "/stats"
 
 
-def drop_config_map_key(documents):
-    del find(documents, "ConfigMap", "app-service-canary")["data"]["SHOW_CONFIDENCE"]
+def read_settings_of_no_config_map(documents):
+    settings_source(documents, "app-service-canary")["name"] = "app-service-canary"  # generated: without its hash
 
 
 def read_a_missing_secret(documents):
@@ -95,9 +98,23 @@ def empty_secret_value(documents):
     find(documents, "Secret", "sentiment-secrets")["data"]["SMTP_PASSWORD"] = ""
 
 
-def canary_reads_stable_config(documents):
-    stable_config = find(documents, "ConfigMap", "model-service-stable")["metadata"]["name"]
-    env_source(documents, "model-service-canary", "APP_VERSION")["configMapKeyRef"]["name"] = stable_config
+def set_app_version_by_hand(documents):
+    env = container(documents, "model-service-canary")["env"]
+    env[:] = [{"name": "APP_VERSION", "value": "stable"} if v["name"] == "APP_VERSION" else v for v in env]
+
+
+def label_a_third_arm(documents):
+    deployment = find(documents, "Deployment", "app-frontend-canary")
+    for labels in (deployment["spec"]["selector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"]):
+        labels["version"] = "beta"
+
+
+def drop_the_canary_model_service(documents):
+    documents.remove(find(documents, "Deployment", "model-service-canary"))
+
+
+def select_one_arm_in_the_service(documents):
+    find(documents, "Service", "app-service")["spec"]["selector"]["version"] = "stable"
 
 
 def serve_published_release(documents, deployment: str) -> None:
@@ -128,8 +145,9 @@ def drop_prepare_model(documents):
 
 
 def prepare_another_version(documents):
-    env = init_container(documents, "model-service-stable")["env"]
-    env[:] = [v for v in env if v["name"] != "MODEL_VERSION"] + [{"name": "MODEL_VERSION", "value": "v0.9.0"}]
+    init_container(documents, "model-service-stable").setdefault("env", []).append(
+        {"name": "MODEL_VERSION", "value": "v0.9.0"}  # beside envFrom: the server's settings, but this one
+    )
 
 
 def prepare_with_another_image(documents):
@@ -431,221 +449,236 @@ def cors_allows_plain_http(documents):
 
 MUTATIONS = [
     # (mutation, check that must catch it, what it must say)
-    (swap_weights, checks.canary_weights, "the canary gets 90% of new visitors; the documented share is 10%"),
-    (weights_not_100, checks.canary_weights, "weights {'stable': 90, 'canary': 20} add up to 110, not 100"),
-    (swap_cookies, checks.canary_weights, "the stable destination must set the cookie app-version=stable"),
+    (weights_not_100, routing.weighted_splits, "weights {'stable': 85, 'canary': 20} add up to 105, not 100"),
+    (swap_cookies, routing.weighted_splits, "the stable destination must set the cookie app-version=stable"),
     (
         unanchor_cookie_regex,
-        checks.cookie_matches_are_anchored,
+        routing.cookie_matches_are_anchored,
         "matches 'xapp-version=canary', which is not the canary cookie",
     ),
     (
         unanchor_cookie_regex,
-        checks.cookie_matches_are_anchored,
+        routing.cookie_matches_are_anchored,
         "matches 'app-version=canaryX', which is not the canary cookie",
     ),
     (
         anchor_cookie_regex_to_first_cookie_only,
-        checks.cookie_matches_are_anchored,
+        routing.cookie_matches_are_anchored,
         "does not match 'a=1; app-version=canary; b=2'",
     ),
     (
         move_model_cache_mount,
-        checks.data_folders_are_mounted,
+        pods.data_folders_are_mounted,
         "Deployment/model-service-canary: model-service writes to /var/cache/model-service (MODEL_CACHE_DIR), "
         "but no writable persistentVolumeClaim is mounted there",
     ),
     (
         drop_tmp_mount,
-        checks.data_folders_are_mounted,
+        pods.data_folders_are_mounted,
         "app-frontend writes to /tmp (its temporary files), but no writable emptyDir is mounted there",
     ),
     (
         rename_readiness_path,
-        checks.probes_and_metrics_paths,
+        pods.probes_and_metrics_paths,
         "app-service readinessProbe asks /ready, but the service answers it on /readyz",
     ),
     (
         point_liveness_at_another_port,
-        checks.probes_and_metrics_paths,
+        pods.probes_and_metrics_paths,
         "livenessProbe port 8080 is not the service's port 8000",
     ),
     (
         wrong_metrics_annotation,
-        checks.probes_and_metrics_paths,
+        pods.probes_and_metrics_paths,
         "pod annotation prometheus.io/path is '/stats', must be '/metrics'",
     ),
     (
-        drop_config_map_key,
-        checks.references_exist,
-        "Deployment/app-service-canary: app-service reads key SHOW_CONFIDENCE of ConfigMap/app-service-canary-",
+        read_settings_of_no_config_map,
+        wiring.references_exist,
+        "Deployment/app-service-canary: app-service reads ConfigMap/app-service-canary, which does not exist",
     ),
-    (read_a_missing_secret, checks.references_exist, "reads Secret/app-service-secrets, which does not exist"),
-    (empty_secret_value, checks.references_exist, ": SMTP_PASSWORD is empty"),
+    (read_a_missing_secret, wiring.references_exist, "reads Secret/app-service-secrets, which does not exist"),
+    (empty_secret_value, wiring.references_exist, ": SMTP_PASSWORD is empty"),
     (
         secret_reference_without_hash,
-        checks.references_exist,
+        wiring.references_exist,
         "receiver team-email reads key SMTP_PASSWORD of Secret/sentiment-secrets, which does not exist",
     ),
     (
-        canary_reads_stable_config,
-        checks.versions_are_consistent,
-        "has APP_VERSION=stable, but its pods are labelled version=canary",
+        set_app_version_by_hand,
+        pods.every_service_runs_in_every_arm,
+        "model-service-canary: model-service has APP_VERSION=stable, but its pods are labelled version=canary",
+    ),
+    (
+        label_a_third_arm,
+        pods.every_service_runs_in_every_arm,
+        f"Deployment/app-frontend-canary: pod label version=beta, must be one of {ARMS}",
+    ),
+    (label_a_third_arm, pods.every_service_runs_in_every_arm, "app-frontend: 0 Deployments of the canary arm, not one"),
+    (
+        drop_the_canary_model_service,
+        pods.every_service_runs_in_every_arm,
+        "model-service: 0 Deployments of the canary arm, not one",
+    ),
+    (
+        select_one_arm_in_the_service,
+        wiring.services_select_every_arm,
+        "Service/app-service: selects {'app': 'app-service', 'version': 'stable'}: a Service selects `app` only",
     ),
     (
         unpin_model,
-        checks.model_is_pinned,
+        model_service.model_is_pinned,
         "Deployment/model-service-stable: model-service: MODEL_SHA256='' pins no sha256: copy the `sha256` of the "
         "published release's own model.json",
     ),
     (
         unknown_model_source,
-        checks.model_is_pinned,
+        model_service.model_is_pinned,
         "Deployment/model-service-canary: prepare-model: MODEL_SOURCE='github' is none of ('release', 'trained')",
     ),
-    (half_a_pin_for_the_trained_model, checks.model_is_pinned, "MODEL_SHA256='b35f1b67' is no sha256"),
+    (half_a_pin_for_the_trained_model, model_service.model_is_pinned, "MODEL_SHA256='b35f1b67' is no sha256"),
     (
         drop_prepare_model,
-        checks.model_is_prepared,
+        model_service.model_is_prepared,
         "Deployment/model-service-canary: no init container runs `model-service prepare`: with MODEL_SOURCE=trained "
         "the server never becomes ready",
     ),
     (
         prepare_another_version,
-        checks.model_is_prepared,
+        model_service.model_is_prepared,
         "Deployment/model-service-stable: prepare-model prepares MODEL_VERSION='v0.9.0', and model-service serves "
         "MODEL_VERSION='v1.0.0'",
     ),
     (
         prepare_with_another_image,
-        checks.model_is_prepared,
+        model_service.model_is_prepared,
         "prepare-model runs image 'ghcr.io/sentiment-canary/model-service:0.9.0', and model-service "
         "'ghcr.io/sentiment-canary/model-service:1.0.0'",
     ),
     (
         prepare_into_another_volume,
-        checks.model_is_prepared,
+        model_service.model_is_prepared,
         "prepare-model writes the model to volume 'scratch' at /var/cache/model-service, and model-service reads it "
         "from volume 'model-cache'",
     ),
     (
         classic_istio_sidecar,
-        checks.model_is_prepared,
+        model_service.model_is_prepared,
         'Deployment/model-service-canary: must annotate its pods sidecar.istio.io/nativeSidecar: "true"',
     ),
     (
         prepare_without_limits,
-        checks.pods_are_hardened,
+        pods.pods_are_hardened,
         "Deployment/model-service-stable: prepare-model has no limits for cpu, memory",
     ),
     (
         prepare_without_tmp,
-        checks.data_folders_are_mounted,
+        pods.data_folders_are_mounted,
         "Deployment/model-service-canary: prepare-model writes to /tmp (its temporary files)",
     ),
     (
         drop_limits,
-        checks.pods_are_hardened,
+        pods.pods_are_hardened,
         "Deployment/model-service-stable: model-service has no limits for cpu, memory",
     ),
-    (writable_root_filesystem, checks.pods_are_hardened, "must set readOnlyRootFilesystem: true"),
+    (writable_root_filesystem, pods.pods_are_hardened, "must set readOnlyRootFilesystem: true"),
     (
         forget_image_tag,
-        checks.images_are_pinned,
+        pods.images_are_pinned,
         "runs image 'model-service-canary': give it a registry name and a tag",
     ),
     (
         service_selects_nothing,
-        checks.selectors_match_pods,
+        wiring.selectors_match_pods,
         "Service/app-service: selects pods labelled {'app': 'app-svc'}, and no Deployment's pods are",
     ),
     (
         gateway_selects_no_gateway_pods,
-        checks.selectors_match_pods,
+        wiring.selectors_match_pods,
         "Gateway/sentiment-gateway: selects pods labelled {'istio': 'ingressgateway'}",
     ),
-    (service_targets_undeclared_port, checks.service_ports_exist, "Service/model-service: port http targets 'web'"),
+    (service_targets_undeclared_port, wiring.service_ports_exist, "Service/model-service: port http targets 'web'"),
     (
         subset_selects_nothing,
-        checks.destination_rule_subsets,
+        routing.destination_rule_subsets,
         "DestinationRule/app-service: subset canary selects pods labelled {'app': 'app-service', 'version': 'canery'}",
     ),
-    (drop_circuit_breaking, checks.destination_rule_subsets, "DestinationRule/model-service: no circuit breaking"),
+    (drop_circuit_breaking, routing.destination_rule_subsets, "DestinationRule/model-service: no circuit breaking"),
     (
         route_to_undefined_subset,
-        checks.virtual_service_routes,
+        routing.virtual_service_routes,
         "destination app-service subset v2 is in no DestinationRule",
     ),
     (
         route_without_port,
-        checks.virtual_service_routes,
+        routing.virtual_service_routes,
         "destination model-service names no port, and its Service has several [80, 15020]",
     ),
     (
         route_to_unknown_host,
-        checks.virtual_service_routes,
+        routing.virtual_service_routes,
         "destination host app-frontnd is no Service nor ServiceEntry host",
     ),
     (
         catch_all_first,
-        checks.virtual_service_routes,
+        routing.virtual_service_routes,
         "route default-stable matches everything, so the routes after it never apply",
     ),
     (
         host_not_on_gateway,
-        checks.virtual_service_routes,
+        routing.virtual_service_routes,
         "host api.k8s.local is not served by Gateway/sentiment-gateway",
     ),
     (
         forget_asset_host,
-        checks.outbound_hosts_are_declared,
+        model_service.outbound_hosts_are_declared,
         "Deployment/model-service-canary: model-service downloads the model from objects.githubusercontent.com, "
         "which no ServiceEntry declares",
     ),
     (
         forget_data_host,
-        checks.outbound_hosts_are_declared,
+        model_service.outbound_hosts_are_declared,
         "Deployment/model-service-stable: prepare-model downloads the training data from raw.githubusercontent.com, "
         "which no ServiceEntry declares",
     ),
     (
         principal_in_another_namespace,
-        checks.authorization_principals_exist,
+        security.authorization_principals_exist,
         "allows cluster.local/ns/default/sa/app-service, "
         "but no pod runs as service account app-service in namespace default",
     ),
     (
         monitor_selects_wrong_label,
-        checks.service_monitors_select_services,
+        monitoring.service_monitors_select_services,
         "Service/app-service: its pods export metrics, and no ServiceMonitor selects it",
     ),
     (
         monitor_scrapes_wrong_port,
-        checks.service_monitors_select_services,
+        monitoring.service_monitors_select_services,
         "scrapes port metrics, which Service/app-service does not have",
     ),
     (
         rule_selects_unknown_job,
-        checks.rules_select_scraped_targets,
+        monitoring.rules_select_scraped_targets,
         'rule AppServiceErrorBudgetBurnFast selects job="app-svc", and no scraped target has it',
     ),
-    (alert_without_runbook, checks.alerts_are_actionable, "alert TargetDown lacks the annotations ['runbook_url']"),
+    (alert_without_runbook, monitoring.alerts_are_actionable, "alert TargetDown lacks the annotations ['runbook_url']"),
     (
         alert_with_unknown_severity,
-        checks.alerts_are_actionable,
+        monitoring.alerts_are_actionable,
         "alert TargetDown has severity 'page', not one of ('critical', 'warning')",
     ),
-    (break_promql, prometheus.rule_problems, "promtool check rules failed"),
-    (dashboard_without_label, checks.dashboards_are_valid, 'lacks the label grafana_dashboard: "1"'),
-    (dashboard_not_json, checks.dashboards_are_valid, "sentiment-canary.json is not JSON"),
+    (break_promql, tools.rule_problems, "promtool check rules failed"),
+    (dashboard_without_label, monitoring.dashboards_are_valid, 'lacks the label grafana_dashboard: "1"'),
+    (dashboard_not_json, monitoring.dashboards_are_valid, "sentiment-canary.json is not JSON"),
     (
         secret_reference_without_hash,
-        alertmanager.config_problems,
+        tools.alertmanager_problems,
         "Secret/sentiment-secrets does not exist or has no key SMTP_PASSWORD",
     ),
     (
         route_to_undefined_receiver,
-        alertmanager.config_problems,
+        tools.alertmanager_problems,
         'undefined receiver "sentiment/sentiment-canary/pager"',
     ),
     # Each control of the Pod Security Standards' restricted profile
@@ -871,7 +904,7 @@ def test_fields_istio_passes_to_envoy_unchecked_stay_unchecked(documents, valida
 def test_a_claim_naming_a_missing_volume_does_not_bind(rendered_local_storage):
     documents = json.loads(json.dumps(rendered_local_storage))
     find(documents, "PersistentVolumeClaim", "model-cache")["spec"]["volumeName"] = "sentiment-model-cach"
-    assert checks.claims_bind(Manifests(documents)) == [
+    assert wiring.claims_bind(Manifests(documents)) == [
         "PersistentVolumeClaim/model-cache: names PersistentVolume/sentiment-model-cach, which does not exist"
     ]
 

@@ -1,6 +1,6 @@
 import pytest
-from localmesh.certificate import self_signed
-from localmesh.topology import TlsFiles
+from sentiment_devtools.mesh.certificate import self_signed
+from sentiment_devtools.mesh.topology import TlsFiles
 
 
 @pytest.fixture(scope="session")

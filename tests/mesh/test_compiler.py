@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from localmesh.envoy import compile_mesh
-from localmesh.errors import CompileError
-from localmesh.parse import parse_mesh
-from localmesh.topology import Sidecar, TlsFiles, Topology, Workload
+from sentiment_devtools.mesh.envoy import compile_mesh
+from sentiment_devtools.mesh.errors import CompileError
+from sentiment_devtools.mesh.parse import parse_mesh
+from sentiment_devtools.mesh.topology import Sidecar, TlsFiles, Topology, Workload
+from sentiment_devtools.system import ARMS
 
 ENVOY = Path(sys.executable).parent / "envoy"
 
@@ -89,7 +90,7 @@ def workloads() -> list[Workload]:
     return [
         Workload({"app": app, "version": version}, "127.0.0.1", port)
         for port, (app, version) in enumerate(
-            [(app, version) for app in ("web", "api", "model") for version in ("stable", "canary")], start=9001
+            [(app, version) for app in ("web", "api", "model") for version in ARMS], start=9001
         )
     ]
 

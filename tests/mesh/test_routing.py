@@ -13,16 +13,18 @@ from dataclasses import replace
 
 import httpx
 import pytest
-from localstack.mesh import envoy_process
-from localstack.supervisor import Supervisor
-from localstack.topology import Ports
+import yaml
 from scipy.stats import binom
-from support.mesh import REPO, Mesh, gather_limited, running_stack, tight_rate_limit
+from sentiment_devtools.stack.envoy import envoy_process
+from sentiment_devtools.stack.instances import Ports
+from sentiment_devtools.stack.supervisor import Supervisor
+from sentiment_devtools.system import ARMS
+from support.mesh import REPO, Mesh, declared_canary_share, gather_limited, running_stack, tight_rate_limit
 
 pytestmark = pytest.mark.slow
 
-CANARY_SHARE = 0.10
 CONFIDENCE = 0.999
+FRONTEND_ROUTES = "components/istio/virtual-service-app-frontend-by-cookie.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,7 @@ def assert_share(canary: int, total: int, share: float) -> None:
     assert low <= canary <= high, f"{canary} of {total} on canary, expected {low:.0f}-{high:.0f} for {share:.0%}"
 
 
-def test_new_visitors_are_split_90_10_and_each_gets_one_cookie_naming_the_version_that_served_them(stack):
+def test_new_visitors_are_split_as_declared_and_each_gets_one_cookie_naming_the_version_that_served_them(stack):
     # Given 2,000 visitors without a cookie
     async def visits(mesh):
         return await gather_limited([mesh.page() for _ in range(2000)])
@@ -63,12 +65,12 @@ def test_new_visitors_are_split_90_10_and_each_gets_one_cookie_naming_the_versio
     # When each loads the page
     answers = asyncio.run(run(visits)(stack))
 
-    # Then about 10% see the canary (binomial 99.9% interval: 156-244 of 2,000)
+    # Then the declared share sees the canary (binomial 99.9% interval: 156-244 of 2,000 for 10%)
     assert {a.status for a in answers} == {200}
     for answer in answers:
         assert len(answer.set_cookies) == 1, answer.set_cookies
         assert cookie_version(answer.set_cookies[0]) == answer.version
-    assert_share(sum(a.version == "canary" for a in answers), len(answers), CANARY_SHARE)
+    assert_share(sum(a.version == "canary" for a in answers), len(answers), declared_canary_share())
 
 
 def test_returning_visitors_keep_their_version_for_twenty_requests(stack):
@@ -88,7 +90,7 @@ def test_returning_visitors_keep_their_version_for_twenty_requests(stack):
     for first_version, later in results:
         assert {visit.version for visit in later} == {first_version}
         assert all(visit.set_cookies == [] for visit in later)
-    assert {first for first, _ in results} == {"stable", "canary"}
+    assert {first for first, _ in results} == set(ARMS)
 
 
 @pytest.mark.parametrize("cookie", ["app-version=canary", "a=1; app-version=canary; b=2", "app-version=canary;x=y"])
@@ -133,7 +135,7 @@ def test_the_api_follows_the_x_app_version_header_exactly(stack, header, expecte
     assert {(a.status, a.version) for a in answers} == {(200, expected)}
 
 
-@pytest.mark.parametrize("version", ["stable", "canary"])
+@pytest.mark.parametrize("version", ARMS)
 def test_a_review_stays_on_one_version_from_the_api_to_the_model(stack, version):
     # When a page of one version sends reviews with its X-App-Version
     async def reviews(mesh):
@@ -209,8 +211,11 @@ def test_changing_the_weight_in_the_manifest_changes_the_split(stack, tmp_path):
     # Given a copy of k8s/ whose frontend VirtualService sends half of new visitors to the canary
     k8s = tmp_path / "k8s"
     shutil.copytree(REPO / "k8s", k8s)
-    route = k8s / "components/istio/virtual-service-app-frontend-90-10.yaml"
-    route.write_text(route.read_text().replace("weight: 90", "weight: 50").replace("weight: 10", "weight: 50"))
+    route = k8s / FRONTEND_ROUTES
+    virtual_service = yaml.safe_load(route.read_text())
+    for destination in virtual_service["spec"]["http"][-1]["route"]:
+        destination["weight"] = 50
+    route.write_text(yaml.safe_dump(virtual_service))
 
     # When the mesh is rebuilt from it
     stack.rebuild_mesh(k8s)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from k8scheck.render import render
+from sentiment_devtools.manifests.render import render
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from k8scheck.tools import run_tool
-from localmonitoring.config import rule_groups
+from sentiment_devtools.checks.tools import run_tool
+from sentiment_devtools.stack.monitoring.config import rule_groups
 
 TESTS = Path(__file__).with_name("prometheus-rule.test.yaml")
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from localmonitoring.config import rule_groups
+from sentiment_devtools.stack.monitoring.config import rule_groups
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "docs/runbooks.md"
 BASE = "https://github.com/sentiment-canary/sentiment-canary/blob/main/docs/runbooks.md#"

@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from experiment.__main__ import main as experiment_report
-from experiment.declaration import load
-from localmonitoring.config import RouteTiming, rule_groups
-from localmonitoring.servers import Ports, configure
-from support.monitoring import Running, query, received_mail, start_all
+from sentiment_devtools.experiment.__main__ import main as experiment_report
+from sentiment_devtools.experiment.declaration import load
+from sentiment_devtools.stack.monitoring.config import RouteTiming, rule_groups
+from sentiment_devtools.stack.monitoring.servers import Ports, configure
+from sentiment_devtools.system import ARMS, SERVICES
+from support.monitoring import query, received_mail, start_all
 from support.services import ProcessGroup, Stack, free_port, launch_stack
 from support.waiting import wait_until
 
@@ -43,7 +44,6 @@ class Watched:
 def watching(release, documents, folder: Path, versions: Iterable[str]) -> Iterator[Watched]:
     """The arms' chains, scraped by a Prometheus that e-mails its alerts through an Alertmanager to a sink."""
     group = ProcessGroup(folder)
-    running: list[Running] = []
     try:
         stacks = {version: launch_stack(group, release, folder, version) for version in versions}
         group.wait_ready()
@@ -53,21 +53,18 @@ def watching(release, documents, folder: Path, versions: Iterable[str]) -> Itera
             "app-frontend": {v: f"127.0.0.1:{s.frontend.port}" for v, s in stacks.items()},
         }
         # Scrapes, evaluations and Alertmanager's waits in seconds, not minutes: the test's only difference.
+        ports = Ports(free_port(), free_port(), free_port())
         servers = configure(
-            folder / "monitoring", documents, targets, Ports(free_port(), free_port(), free_port()), "1s",
-            RouteTiming(group_wait="1s", group_interval="1s"),
-        )  # fmt: skip
-        running = start_all(servers, folder)
-        prometheus = running[-1].server.url
+            folder / "monitoring", documents, targets, ports, "1s", RouteTiming(group_wait="1s", group_interval="1s")
+        )
+        start_all(servers, group.supervisor)
         wait_until(
-            lambda: _targets_scraped(prometheus),
+            lambda: _targets_scraped(ports.prometheus_url),
             lambda scraped: scraped == {(job, version) for job in targets for version in stacks},
             what="a first scrape of every target",
         )
-        yield Watched(stacks, prometheus, folder / "monitoring" / "mail")
+        yield Watched(stacks, ports.prometheus_url, folder / "monitoring" / "mail")
     finally:
-        for server in reversed(running):
-            server.stop()
         group.stop_all()
 
 
@@ -111,11 +108,7 @@ def test_every_service_and_version_is_scraped_with_the_labels_the_service_monito
         for t in query(watched.prometheus, "app_info")
     }
 
-    assert targets == {
-        ("sentiment", job, version)
-        for job in ("app-frontend", "app-service", "model-service")
-        for version in ("stable", "canary")
-    }
+    assert targets == {("sentiment", job, version) for job in SERVICES for version in ARMS}
     assert {sample["value"][1] for sample in query(watched.prometheus, "up")} == {"1"}
 
 
@@ -126,7 +119,7 @@ def test_every_recording_rule_has_a_value_for_both_versions(watched, documents):
 
     versions = {record: {s["metric"]["version"] for s in query(watched.prometheus, record)} for record in records}
 
-    assert {record: found for record, found in versions.items() if found != {"stable", "canary"}} == {}
+    assert {record: found for record, found in versions.items() if found != set(ARMS)} == {}
 
 
 def test_the_correction_rate_is_the_share_of_reviews_corrected_per_version(watched):
@@ -166,7 +159,7 @@ def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path,
     # its own last scrape, where the counts are exact: every counter started at zero before the traffic.
     last_scrapes = _values(watched.prometheus, 'timestamp(reviews_submitted_total{job="app-service"})')
     columns = {}
-    for column, version in enumerate(("stable", "canary")):
+    for column, version in enumerate(ARMS):
         chart = tmp_path / f"report-{version}.png"
         at = ["--at", str(last_scrapes[version])]
         code = experiment_report(

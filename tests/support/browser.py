@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
-from localstack.stack import LocalStack
 from playwright.sync_api import Browser, Playwright, Request, Response
+from sentiment_devtools.checks.contract import VERSION_COOKIE
+from sentiment_devtools.stack.stack import LocalStack
 
-from support.mesh import REPO, VERSION_COOKIE
+from support.mesh import REPO
 from support.network_log import NetworkLog
 from support.review_page import ReviewPage
 from support.waiting import DEADLINE_SECONDS

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from localimages.podman import Podman
+from sentiment_devtools.images.podman import Podman
 
 from support.services import free_port
 from support.waiting import STARTUP_SECONDS, wait_until

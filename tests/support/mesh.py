@@ -11,18 +11,26 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import httpx
-from localstack.stack import LocalStack
-from localstack.topology import API_HOST, FRONTEND_HOST, Ports
+from sentiment_devtools.manifests.model import Manifests
+from sentiment_devtools.manifests.render import render
+from sentiment_devtools.stack.instances import Ports
+from sentiment_devtools.stack.stack import LocalStack
+from sentiment_devtools.system import API_HOST, FRONTEND_HOST
 
 from support.services import Release
 from support.waiting import STARTUP_SECONDS
 
 REPO = Path(__file__).resolve().parents[2]
 
-VERSION_COOKIE = "app-version"
+
+@cache
+def declared_canary_share() -> float:
+    """The canary's share of new visitors, as the frontend VirtualService of k8s/ declares it (nothing else does)."""
+    return Manifests(render(REPO / "k8s", example_secrets=True)).split("app-frontend")["canary"] / 100
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Real processes for the cross-service tests: a quickly trained model release and services on 127.0.0.1."""
 
 import json
-import os
 import re
 import signal
 import socket
@@ -11,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from localstack.model_release import LocalRelease as Release
+from sentiment_devtools.stack.model_release import LocalRelease as Release
+from sentiment_devtools.stack.supervisor import LOG_TAIL_CHARACTERS, Process, Supervisor
 
 from support.waiting import STARTUP_SECONDS, wait_until
 
@@ -48,40 +48,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def stop_process(process: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> None:
-    """Send `sig` to a running process and wait for it to exit; SIGKILL it after 10 s."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 class ServiceProcess:
-    """`python -m <package> serve` as a real process on 127.0.0.1, its log kept in a file."""
+    """`python -m <package> serve` as a real process on 127.0.0.1, run by its group's supervisor, its log in a file."""
 
-    def __init__(self, package: str, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+    def __init__(self, supervisor: Supervisor, name: str, package: str, port: int) -> None:
+        self.name = name
         self.package = package
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        full_env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
-        self._log = log_path.open("ab")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", package, "serve"], env=full_env, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._supervisor = supervisor
+
+    @property
+    def log_path(self) -> Path:
+        return self._supervisor.log_path(self.name)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self._supervisor.log(self.name)
 
     def wait_until(self, path: str, status: int = 200, timeout: float = STARTUP_SECONDS) -> httpx.Response:
-        """The first answer of `path` with `status`; fails at once, with the log, if the process exits."""
+        """The first answer of `path` with `status`; fails at once, with the end of the log, if the process exits."""
 
         def answer() -> httpx.Response:
-            if self._process.poll() is not None:
-                raise AssertionError(f"{self.package} exited with {self._process.returncode}:\n{self.log()}")
+            popen = self._supervisor.process(self.name).popen
+            if popen.poll() is not None:
+                raise AssertionError(f"{self.package} exited with {popen.returncode}; its log ends:\n{self.log_tail()}")
             return httpx.get(self.url + path, timeout=2.0)
 
         return wait_until(
@@ -91,12 +81,15 @@ class ServiceProcess:
             timeout=timeout,
             interval=0.05,
             ignoring=(httpx.TransportError,),
-            context=lambda: f"log:\n{self.log()}",
+            context=lambda: f"its log ends:\n{self.log_tail()}",
             describe=lambda response: f"{response.status_code} {response.text}",
         )
 
+    def log_tail(self) -> str:
+        return self.log()[-LOG_TAIL_CHARACTERS:]
+
     def send_signal(self, sig: signal.Signals) -> None:
-        self._process.send_signal(sig)
+        self._supervisor.send_signal(self.name, sig)
 
     def exit_code(self) -> int | None:
         """The process's exit code, or None while it runs."""
@@ -104,40 +97,50 @@ class ServiceProcess:
 
     def run_state(self) -> str:
         """The kernel's one-letter state of the process: R running, S sleeping, T stopped by a signal..."""
-        stat = Path(f"/proc/{self._process.pid}/stat").read_text()
+        stat = Path(f"/proc/{self._supervisor.process(self.name).popen.pid}/stat").read_text()
         return stat.rpartition(")")[2].split()[0]  # the name, in parentheses, may hold spaces
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        stop_process(self._process, sig)
-        self._log.close()
+        """Send `sig` and wait for the process to exit; SIGKILL it after the supervisor's stop timeout."""
+        self._supervisor.stop(self.name, sig)
 
 
 class ProcessGroup:
-    """Service processes started together, waited for together and stopped together; logs in one folder."""
+    """Service processes started, waited for and stopped together by the stack's own supervisor; logs in one folder.
+
+    Waiting is for a state with a deadline: a process that exits meanwhile fails the wait at once, and every
+    failure shows the end of the process's log (sentiment_devtools.stack.supervisor).
+    """
 
     def __init__(self, log_dir: Path) -> None:
-        self._log_dir = log_dir
-        self._processes: list[ServiceProcess] = []
+        self.supervisor = Supervisor(log_dir)
+        self._count = 0
 
     def launch(self, package: str, port: int | None = None, **env: str) -> ServiceProcess:
         """Start a service without waiting for it: starting them all at once is much quicker."""
-        log_path = self._log_dir / f"{package}-{len(self._processes)}.log"
-        process = ServiceProcess(package, env, log_path, port)
-        self._processes.append(process)
-        return process
+        port = port or free_port()
+        name = f"{package}-{self._count}"
+        self._count += 1
+        self.supervisor.start(
+            Process(
+                name,
+                [sys.executable, "-m", package, "serve"],
+                {**env, "HOST": "127.0.0.1", "PORT": str(port)},
+                ready_url=f"http://127.0.0.1:{port}/readyz",
+            )
+        )
+        return ServiceProcess(self.supervisor, name, package, port)
 
     def start(self, package: str, port: int | None = None, **env: str) -> ServiceProcess:
         process = self.launch(package, port, **env)
-        process.wait_until("/readyz")
+        self.supervisor.wait_ready(STARTUP_SECONDS, names=[process.name])
         return process
 
     def wait_ready(self, timeout: float = STARTUP_SECONDS) -> None:
-        for process in self._processes:
-            process.wait_until("/readyz", timeout=timeout)
+        self.supervisor.wait_ready(timeout)
 
     def stop_all(self) -> None:
-        for process in self._processes:
-            process.stop()
+        self.supervisor.stop_all()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,0 @@
-import sys
-
-from k8scheck.cli import main
-
-sys.exit(main())

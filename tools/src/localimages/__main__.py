@@ -1,3 +1,0 @@
-from localimages.cli import main
-
-raise SystemExit(main())

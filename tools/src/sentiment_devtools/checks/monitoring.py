@@ -1,0 +1,109 @@
+"""What Prometheus and Grafana are given holds together: ServiceMonitors select the Services, rules select scraped
+targets, every alert is actionable, and dashboards are valid."""
+
+import json
+import re
+
+from sentiment_devtools.manifests.model import Manifests, namespace, ref
+
+
+def service_monitors_select_services(m: Manifests) -> list[str]:
+    """Each ServiceMonitor selects Services and ports that exist, and every scraped app's Service is selected."""
+    problems = []
+    covered: set[str] = set()
+    for monitor in m.of_kind("ServiceMonitor"):
+        selected = m.services_monitored_by(monitor)
+        if not selected:
+            problems.append(f"{ref(monitor)}: selects no Service (selector {monitor['spec']['selector']})")
+        for service in selected:
+            covered.add(ref(service))
+            ports = {port.get("name") for port in service["spec"]["ports"]}
+            problems += [
+                f"{ref(monitor)}: scrapes port {endpoint['port']}, which {ref(service)} does not have "
+                f"(it has {sorted(ports)})"
+                for endpoint in monitor["spec"]["endpoints"]
+                if endpoint.get("port") not in ports
+            ]
+    for service in m.of_kind("Service"):
+        scraped = any(
+            w.pod_annotations.get("prometheus.io/scrape") == "true"
+            for w in m.pods_selected(service["spec"].get("selector") or {}, namespace(service))
+        )
+        if scraped and ref(service) not in covered:
+            problems.append(f"{ref(service)}: its pods export metrics, and no ServiceMonitor selects it")
+    return problems
+
+
+def rules_select_scraped_targets(m: Manifests) -> list[str]:
+    """A rule's job, service and namespace matchers name what the ServiceMonitors scrape (job = Service name)."""
+    targets = {"job": set(), "service": set(), "namespace": set()}
+    for monitor in m.of_kind("ServiceMonitor"):
+        for service in m.services_monitored_by(monitor):
+            targets["job"].add(service["metadata"]["name"])
+            targets["service"].add(service["metadata"]["name"])
+            targets["namespace"].add(namespace(service))
+    problems = []
+    matcher = re.compile(r'\b(job|service|namespace)\s*(=~|=)\s*"([^"]*)"')
+    for rule_set in m.of_kind("PrometheusRule"):
+        for group in rule_set["spec"]["groups"]:
+            for rule in group["rules"]:
+                name = rule.get("alert") or rule.get("record")
+                for label, operator, value in matcher.findall(rule["expr"]):
+                    known = targets[label]
+                    matches = value in known if operator == "=" else any(re.fullmatch(value, k) for k in known)
+                    if not matches:
+                        problems.append(
+                            f'{ref(rule_set)}: rule {name} selects {label}{operator}"{value}", and no '
+                            f"scraped target has it (scraped: {sorted(known)})"
+                        )
+    return problems
+
+
+# critical pages someone now; warning makes a ticket for working hours (docs/monitoring.md).
+SEVERITIES = ("critical", "warning")
+
+
+ALERT_ANNOTATIONS = ("summary", "description", "runbook_url")
+
+
+def alerts_are_actionable(m: Manifests) -> list[str]:
+    """Every alert says how urgent it is, what is wrong, and where the runbook is."""
+    problems = []
+    for rule_set in m.of_kind("PrometheusRule"):
+        for group in rule_set["spec"]["groups"]:
+            for rule in (rule for rule in group["rules"] if "alert" in rule):
+                severity = rule.get("labels", {}).get("severity")
+                if severity not in SEVERITIES:
+                    problems.append(
+                        f"{ref(rule_set)}: alert {rule['alert']} has severity {severity!r}, not one of {SEVERITIES}"
+                    )
+                annotations = rule.get("annotations", {})
+                missing = [name for name in ALERT_ANNOTATIONS if not annotations.get(name)]
+                if missing:
+                    problems.append(f"{ref(rule_set)}: alert {rule['alert']} lacks the annotations {missing}")
+    return problems
+
+
+def dashboards_are_valid(m: Manifests) -> list[str]:
+    """Dashboard ConfigMaps carry Grafana's label and valid dashboard JSON with a unique uid."""
+    problems = []
+    uids: dict[str, str] = {}
+    for config_map in m.of_kind("ConfigMap"):
+        if not config_map["metadata"]["name"].startswith("grafana-dashboard"):
+            continue
+        if config_map["metadata"].get("labels", {}).get("grafana_dashboard") != "1":
+            problems.append(f'{ref(config_map)}: lacks the label grafana_dashboard: "1" Grafana\'s sidecar loads')
+        for key, text in config_map.get("data", {}).items():
+            try:
+                dashboard = json.loads(text)
+            except json.JSONDecodeError as error:
+                problems.append(f"{ref(config_map)}: {key} is not JSON: {error}")
+                continue
+            for field in ("uid", "title", "panels"):
+                if not dashboard.get(field):
+                    problems.append(f"{ref(config_map)}: {key} has no {field}")
+            uid = dashboard.get("uid")
+            if uid in uids:
+                problems.append(f"{ref(config_map)}: {key} has the uid {uid} of {uids[uid]}")
+            uids[uid] = key
+    return problems

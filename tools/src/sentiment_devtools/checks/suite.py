@@ -1,0 +1,49 @@
+"""Every check, run on rendered documents: schemas first, then the semantic checks, promtool and amtool."""
+
+from collections.abc import Callable
+
+from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
+from sentiment_devtools.checks.schemas import SchemaValidator
+from sentiment_devtools.manifests.model import Manifests
+
+# Every semantic check, in the order a reader meets the resources: how they wire together, how traffic is
+# routed, what each pod needs, who may talk to whom, what is monitored.
+CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
+    wiring.selectors_match_pods,
+    wiring.services_select_every_arm,
+    wiring.service_ports_exist,
+    wiring.references_exist,
+    wiring.claims_bind,
+    routing.destination_rule_subsets,
+    routing.virtual_service_routes,
+    routing.weighted_splits,
+    routing.cookie_matches_are_anchored,
+    pods.data_folders_are_mounted,
+    pods.probes_and_metrics_paths,
+    pods.every_service_runs_in_every_arm,
+    pods.pods_are_hardened,
+    pods.images_are_pinned,
+    pod_security.pods_meet_the_restricted_standard,
+    model_service.model_is_pinned,
+    model_service.model_is_prepared,
+    model_service.outbound_hosts_are_declared,
+    security.authorization_principals_exist,
+    security.mutual_tls_is_strict,
+    security.only_the_app_service_calls_the_model_service,
+    security.cors_allows_only_the_frontend,
+    monitoring.service_monitors_select_services,
+    monitoring.rules_select_scraped_targets,
+    monitoring.alerts_are_actionable,
+    monitoring.dashboards_are_valid,
+)
+
+
+def all_problems(documents: list[dict], validator: SchemaValidator) -> list[str]:
+    """Every check on rendered documents: schemas, semantics, promtool, amtool."""
+    m = Manifests(documents)
+    problems = [problem for document in documents for problem in validator.problems(document)]
+    for check in CHECKS:
+        problems += check(m)
+    problems += tools.rule_problems(m)
+    problems += tools.alertmanager_problems(m)
+    return problems

@@ -1,0 +1,127 @@
+"""The resources agree with each other: selectors select pods, one Service per service selects both arms, named
+ports exist, everything a pod reads exists, and a claim that names its volume can bind to it."""
+
+import re
+
+from sentiment_devtools.manifests.model import Manifests, env_references, label_selector_matches, namespace, ref
+from sentiment_devtools.system import SERVICES
+
+
+def selectors_match_pods(m: Manifests) -> list[str]:
+    """Every selector of pods selects some: Services, Deployments, and Istio's workload selectors."""
+    problems = []
+    for workload in m.workloads():
+        selector = workload.document["spec"]["selector"]
+        if not label_selector_matches(selector, workload.pod_labels):
+            problems.append(f"{workload.ref}: its selector {selector} does not match its own pod labels")
+    selectors = [(service, service["spec"].get("selector")) for service in m.of_kind("Service")]
+    selectors += [(gateway, gateway["spec"].get("selector")) for gateway in m.of_kind("Gateway")]
+    selectors += [(f, f["spec"].get("workloadSelector", {}).get("labels")) for f in m.of_kind("EnvoyFilter")]
+    for kind in ("AuthorizationPolicy", "PeerAuthentication"):
+        selectors += [(policy, policy["spec"].get("selector", {}).get("matchLabels")) for policy in m.of_kind(kind)]
+    for document, selector in selectors:
+        if selector and not m.pods_selected(selector, namespace(document)):
+            problems.append(f"{ref(document)}: selects pods labelled {selector}, and no Deployment's pods are")
+    return problems
+
+
+def services_select_every_arm(m: Manifests) -> list[str]:
+    """Each service's one Service selects `app` only, so that both arms are behind it and Istio picks the arm."""
+    problems = []
+    for service in SERVICES:
+        found = [document for document in m.of_kind("Service") if document["metadata"]["name"] == service]
+        if len(found) != 1:
+            problems.append(f"{service}: {len(found)} Services, not one")
+        problems += [
+            f"{ref(document)}: selects {document['spec'].get('selector')}: a Service selects `app` only "
+            f"({{'app': '{service}'}}), and Istio's subsets pick the version"
+            for document in found
+            if document["spec"].get("selector") != {"app": service}
+        ]
+    return problems
+
+
+def service_ports_exist(m: Manifests) -> list[str]:
+    """A Service's named targetPort is a port the selected containers declare."""
+    problems = []
+    for service in m.of_kind("Service"):
+        for workload in m.pods_selected(service["spec"].get("selector") or {}, namespace(service)):
+            declared = {port.get("name") for container in workload.containers for port in container.get("ports", [])}
+            for port in service["spec"]["ports"]:
+                target = port.get("targetPort")
+                if isinstance(target, str) and target not in declared:
+                    problems.append(
+                        f"{ref(service)}: port {port['name']} targets {target!r}, which {workload.ref} "
+                        f"does not declare (it has {sorted(declared)})"
+                    )
+    return problems
+
+
+def references_exist(m: Manifests) -> list[str]:
+    """Every ConfigMap, Secret, key, claim and service account a pod reads exists; no Secret value is empty."""
+    problems = []
+    for workload in m.workloads():
+        ns, pod = workload.namespace, workload.pod["spec"]
+        account = pod.get("serviceAccountName")
+        if account and m.get("ServiceAccount", account, ns) is None:
+            problems.append(f"{workload.ref}: service account {account} does not exist")
+        for volume in workload.volumes.values():
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName")
+            if claim and m.get("PersistentVolumeClaim", claim, ns) is None:
+                problems.append(f"{workload.ref}: volume {volume['name']} claims {claim}, which does not exist")
+        for container in workload.all_containers:
+            for kind, name, key, optional in env_references(container):
+                data = m.config_map_data(name, ns) if kind == "ConfigMap" else m.secret_data(name, ns)
+                if optional:
+                    continue
+                if data is None:
+                    problems.append(f"{workload.ref}: {container['name']} reads {kind}/{name}, which does not exist")
+                elif key and key not in data:
+                    problems.append(
+                        f"{workload.ref}: {container['name']} reads key {key} of {kind}/{name}, "
+                        f"which has no such key (it has {sorted(data)})"
+                    )
+    for config in m.of_kind("AlertmanagerConfig"):
+        for receiver in config["spec"].get("receivers", []):
+            for email in receiver.get("emailConfigs", []):
+                if "authPassword" in email:
+                    selector = email["authPassword"]
+                    data = m.secret_data(selector["name"], namespace(config)) or {}
+                    if selector["key"] not in data:
+                        problems.append(
+                            f"{ref(config)}: receiver {receiver['name']} reads key {selector['key']} of "
+                            f"Secret/{selector['name']}, which does not exist"
+                        )
+    for secret in m.of_kind("Secret"):
+        data = m.secret_data(secret["metadata"]["name"], namespace(secret)) or {}
+        empty = sorted(key for key, value in data.items() if not value)
+        if empty:
+            problems.append(f"{ref(secret)}: {', '.join(empty)} is empty")
+    return problems
+
+
+def claims_bind(m: Manifests) -> list[str]:
+    """A claim that names its PersistentVolume can bind to it: same class, access modes and enough capacity."""
+    problems = []
+    for claim in m.of_kind("PersistentVolumeClaim"):
+        volume_name = claim["spec"].get("volumeName")
+        if not volume_name:
+            continue
+        volume = m.get("PersistentVolume", volume_name)
+        if volume is None:
+            problems.append(f"{ref(claim)}: names PersistentVolume/{volume_name}, which does not exist")
+            continue
+        if claim["spec"].get("storageClassName", "") != volume["spec"].get("storageClassName", ""):
+            problems.append(f"{ref(claim)}: storage class differs from PersistentVolume/{volume_name}'s")
+        if not set(claim["spec"]["accessModes"]) <= set(volume["spec"]["accessModes"]):
+            problems.append(f"{ref(claim)}: access modes are not all offered by PersistentVolume/{volume_name}")
+        requested, capacity = claim["spec"]["resources"]["requests"]["storage"], volume["spec"]["capacity"]["storage"]
+        if _quantity(requested) > _quantity(capacity):
+            problems.append(f"{ref(claim)}: asks more storage than PersistentVolume/{volume_name} has")
+    return problems
+
+
+def _quantity(text: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    number, unit = re.fullmatch(r"(\d+)([A-Za-z]*)", text).groups()
+    return int(number) * units.get(unit, 1)

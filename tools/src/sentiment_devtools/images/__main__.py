@@ -1,0 +1,3 @@
+from sentiment_devtools.images.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""One Envoy cluster per destination subset, named like Istio's (`outbound|<port>|<subset>|<host>`), with the
+DestinationRule's connection pool and outlier detection, and Istio's defaults where the rule is silent."""
+
+import ipaddress
+from dataclasses import dataclass
+
+from sentiment_devtools.mesh.envoy.listeners import envoy_duration, short_host, socket_address
+from sentiment_devtools.mesh.errors import CompileError
+from sentiment_devtools.mesh.model import Destination, DestinationRule, Mesh
+from sentiment_devtools.mesh.topology import Topology
+
+_HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+# What Istio sets when a DestinationRule is silent.
+_ISTIO_UNLIMITED = 4294967295
+
+
+_ISTIO_CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class Clusters:
+    mesh: Mesh
+    topology: Topology
+
+    def __post_init__(self) -> None:
+        self._clusters: dict[str, dict] = {}
+
+    def all(self) -> list[dict]:
+        return list(self._clusters.values())
+
+    def name_for(self, destination: Destination, where: str) -> str:
+        host = short_host(destination.host)
+        service = self.mesh.services.get(host)
+        if service is None:
+            raise CompileError(where, f"destination host {destination.host} is no Service in the manifests")
+        port = self._port(service.ports, destination, where)
+        rule = self.mesh.destination_rules.get(host)
+        labels = dict(service.selector)
+        if destination.subset is not None:
+            if rule is None or destination.subset not in rule.subsets:
+                raise CompileError(where, f"subset {destination.subset} of {host} is defined by no DestinationRule")
+            labels |= rule.subsets[destination.subset]
+        name = f"outbound|{port}|{destination.subset or ''}|{host}"
+        if name not in self._clusters:
+            endpoints = [w for w in self.topology.workloads if labels.items() <= w.labels.items()]
+            if not endpoints:
+                raise CompileError(where, f"no local workload has the labels {labels} (see the topology)")
+            self._clusters[name] = _cluster(name, endpoints, rule)
+        return name
+
+    @staticmethod
+    def _port(ports: dict[str, int], destination: Destination, where: str) -> int:
+        if destination.port is not None:
+            if destination.port not in ports.values():
+                raise CompileError(where, f"{destination.host} has no port {destination.port}")
+            return destination.port
+        if len(ports) != 1:
+            raise CompileError(where, f"{destination.host} has {len(ports)} ports: the destination must name one")
+        return next(iter(ports.values()))
+
+
+def _cluster(name: str, endpoints: list, rule: DestinationRule | None) -> dict:
+    pool = rule.connection_pool if rule else None
+    cluster = {
+        "name": name,
+        # Local processes have addresses; containers (docker compose) have names, resolved by DNS.
+        "type": "STATIC" if all(_is_ip(e.address) for e in endpoints) else "STRICT_DNS",
+        "connect_timeout": envoy_duration(
+            pool.connect_timeout_seconds if pool and pool.connect_timeout_seconds else _ISTIO_CONNECT_TIMEOUT_SECONDS
+        ),
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": socket_address(e.address, e.port)}} for e in endpoints]}
+            ],
+        },
+        "circuit_breakers": {
+            "thresholds": [
+                {
+                    "max_connections": _or_unlimited(pool and pool.max_connections),
+                    "max_pending_requests": _or_unlimited(pool and pool.max_pending_requests),
+                    "max_requests": _or_unlimited(pool and pool.max_requests),
+                    "max_retries": _or_unlimited(pool and pool.max_retries),
+                }
+            ]
+        },
+    }
+    protocol_options = {}
+    if pool and pool.max_requests_per_connection:
+        protocol_options["max_requests_per_connection"] = pool.max_requests_per_connection
+    if pool and pool.http_idle_timeout_seconds is not None:
+        protocol_options["idle_timeout"] = envoy_duration(pool.http_idle_timeout_seconds)
+    if pool and pool.tcp_idle_timeout_seconds is not None:
+        raise CompileError(f"DestinationRule/{rule.name}", "connectionPool.tcp.idleTimeout is not supported")
+    if protocol_options:
+        cluster["typed_extension_protocol_options"] = {
+            _HTTP_PROTOCOL_OPTIONS: {
+                "@type": f"type.googleapis.com/{_HTTP_PROTOCOL_OPTIONS}",
+                "common_http_protocol_options": protocol_options,
+                "explicit_http_config": {"http_protocol_options": {}},
+            }
+        }
+    outlier = rule.outlier_detection if rule else None
+    if outlier is not None:
+        detection = {}
+        if outlier.consecutive_5xx is not None:
+            detection |= {"consecutive_5xx": outlier.consecutive_5xx, "enforcing_consecutive_5xx": 100}
+        if outlier.consecutive_gateway_errors is not None:
+            detection |= {
+                "consecutive_gateway_failure": outlier.consecutive_gateway_errors,
+                "enforcing_consecutive_gateway_failure": 100,
+            }
+        if outlier.interval_seconds is not None:
+            detection["interval"] = envoy_duration(outlier.interval_seconds)
+        if outlier.base_ejection_seconds is not None:
+            detection["base_ejection_time"] = envoy_duration(outlier.base_ejection_seconds)
+        if outlier.max_ejection_percent is not None:
+            detection["max_ejection_percent"] = outlier.max_ejection_percent
+        # Istio: success-rate ejection off; the panic threshold is minHealthPercent (default 0).
+        detection["enforcing_success_rate"] = 0
+        cluster["outlier_detection"] = detection
+        cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": float(outlier.min_health_percent or 0)}}
+    return cluster
+
+
+def _or_unlimited(value: int | None) -> int:
+    return _ISTIO_UNLIMITED if value is None else value
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,96 @@
+"""The ingress gateway's listeners: one virtual host per VirtualService host bound to the Gateway, the gateway's
+EnvoyFilters, and with a certificate an HTTPS listener while plain HTTP redirects to it."""
+
+from sentiment_devtools.mesh.envoy.clusters import Clusters
+from sentiment_devtools.mesh.envoy.listeners import http_filter_chain, http_listener
+from sentiment_devtools.mesh.envoy.routes import LocalOrigins, envoy_routes
+from sentiment_devtools.mesh.errors import CompileError
+from sentiment_devtools.mesh.model import Gateway, GatewayFilter, Mesh, VirtualService
+from sentiment_devtools.mesh.topology import Topology
+
+
+def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters: Clusters) -> list[dict]:
+    bound = [vs for vs in mesh.virtual_services if binds(vs, gateway.name)]
+    served_hosts = {host for server in gateway.servers for host in server.hosts}
+    routed_port = {}
+    for server in gateway.servers:
+        for host in server.hosts:
+            if not server.https_redirect:
+                routed_port[host] = max(routed_port.get(host, 0), server.port)
+    virtual_hosts = []
+    for vs in bound:
+        for host in vs.hosts:
+            if host not in served_hosts:
+                raise CompileError(f"VirtualService/{vs.name}", f"spec.hosts: {host} is on no server of {gateway.name}")
+            routes = envoy_routes(vs, gateway.selector, clusters, LocalOrigins(served_hosts, topology))
+            virtual_hosts.append(
+                {"name": f"{host}:{routed_port.get(host, 80)}", "domains": _domains(host, topology), "routes": routes}
+            )
+    gateway_filters = _gateway_filters_for(mesh, gateway)
+    for gateway_filter in gateway_filters:
+        _apply_virtual_host_patches(gateway_filter, virtual_hosts)
+    http_filters = http_filter_chain(virtual_hosts, [f for gf in gateway_filters for f in gf.http_filters])
+    if topology.tls is None:
+        return [http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters)]
+    redirect_hosts = {host for server in gateway.servers if server.https_redirect for host in server.hosts}
+    plain = [vh for vh in virtual_hosts if vh["name"].split(":")[0] not in redirect_hosts]
+    redirects = [
+        {
+            "name": f"{host}:redirect",
+            "domains": _domains(host, topology),
+            "routes": [
+                {"match": {"prefix": "/"}, "redirect": {"https_redirect": True, "port_redirect": topology.tls_port}}
+            ],
+        }
+        for host in sorted(redirect_hosts)
+    ]
+    https = http_listener("ingress_https", topology, topology.tls_port, virtual_hosts, http_filters)
+    https["filter_chains"][0]["transport_socket"] = {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "common_tls_context": {
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": str(topology.tls.certificate)},
+                        "private_key": {"filename": str(topology.tls.private_key)},
+                    }
+                ]
+            },
+        },
+    }
+    return [http_listener("ingress_http", topology, topology.ingress_port, plain + redirects, http_filters), https]
+
+
+def binds(vs: VirtualService, gateway_name: str) -> bool:
+    return any(name.split("/")[-1] == gateway_name for name in vs.gateways)
+
+
+def _domains(host: str, topology: Topology) -> list[str]:
+    twin = f"{host.split('.')[0]}.{topology.local_domain}"
+    return [host, f"{host}:*", twin, f"{twin}:*"]
+
+
+def _gateway_filters_for(mesh: Mesh, gateway: Gateway) -> list[GatewayFilter]:
+    for gateway_filter in mesh.gateway_filters:
+        if not gateway_filter.workload_labels.items() <= gateway.selector.items():
+            selects = gateway_filter.workload_labels
+            raise CompileError(
+                f"EnvoyFilter/{gateway_filter.name}",
+                f"spec.workloadSelector: selects {selects}, not the gateway ({gateway.selector})",
+            )
+    return mesh.gateway_filters
+
+
+def _apply_virtual_host_patches(gateway_filter: GatewayFilter, virtual_hosts: list[dict]) -> None:
+    for patch in gateway_filter.virtual_host_patches:
+        matched = [
+            vh for vh in virtual_hosts if vh["domains"][0] == patch.domain or (patch.name and vh["name"] == patch.name)
+        ]
+        if not matched:
+            raise CompileError(
+                f"EnvoyFilter/{gateway_filter.name}",
+                f"spec.configPatches: no virtual host {[patch.domain or patch.name]} on the gateway",
+            )
+        for virtual_host in matched:
+            virtual_host.setdefault("typed_per_filter_config", {}).update(patch.typed_per_filter_config)

@@ -1,0 +1,68 @@
+"""Envoy in front of the local processes, configured from the Istio manifests in k8s/.
+
+At every start the manifests are rendered (kustomize, as `kubectl apply -k`
+would), compiled by sentiment_devtools.mesh for this machine's topology, and checked with
+`envoy --mode validate`, so a change to a VirtualService shows at the next
+`make run`, and a manifest the compiler cannot honour stops it with the reason.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sentiment_devtools.manifests.render import RenderError, render
+from sentiment_devtools.mesh.certificate import self_signed
+from sentiment_devtools.mesh.envoy import compile_mesh, to_yaml
+from sentiment_devtools.mesh.errors import CompileError
+from sentiment_devtools.mesh.parse import parse_mesh
+from sentiment_devtools.mesh.topology import Sidecar, Topology, Workload
+from sentiment_devtools.stack.instances import Instance, Ports
+from sentiment_devtools.stack.supervisor import Process
+from sentiment_devtools.system import API_HOST, FRONTEND_HOST, PUBLIC_HOSTS
+
+ENVOY = Path(sys.executable).parent / "envoy"
+
+
+class MeshError(Exception):
+    """The manifests could not be turned into a working Envoy configuration."""
+
+
+def access_log_path(state_dir: Path) -> Path:
+    return state_dir.resolve() / "envoy" / "access.log"
+
+
+def envoy_process(k8s_dir: Path, instances: list[Instance], ports: Ports, state_dir: Path, tls: bool) -> Process:
+    """Compile, validate and describe the Envoy process; its config lands in <state_dir>/envoy/."""
+    envoy_dir = state_dir / "envoy"
+    envoy_dir.mkdir(parents=True, exist_ok=True)
+    topology = Topology(
+        workloads=[Workload({"app": i.service, "version": i.version}, "127.0.0.1", i.port) for i in instances],
+        ingress_port=ports.ingress,
+        admin_port=ports.envoy_admin,
+        sidecars=[
+            Sidecar({"app": "app-service", "version": i.version}, "model-service", ports.sidecars[i.version])
+            for i in instances
+            if i.service == "app-service"
+        ],
+        tls=self_signed([FRONTEND_HOST, API_HOST, *PUBLIC_HOSTS.values()], envoy_dir / "tls") if tls else None,
+        tls_port=ports.ingress_tls if tls else None,
+        # Every request with Envoy's response flags (e.g. UC, UF, UO, RL): the first place to look.
+        access_log=access_log_path(state_dir),
+    )
+    try:
+        # The routing resources need no real secret: render with the committed example.
+        config = compile_mesh(parse_mesh(render(k8s_dir, example_secrets=True)), topology)
+    except (RenderError, CompileError) as error:
+        raise MeshError(f"cannot build the mesh from {k8s_dir}: {error}") from None
+    path = envoy_dir / "envoy.yaml"
+    path.write_text(to_yaml(config))
+    check = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise MeshError(f"envoy refuses {path}: {check.stderr.strip().splitlines()[-1]}")
+    return Process(
+        name="envoy",
+        # No hot restart: several Envoys (make run, tests) may run side by side.
+        command=[str(ENVOY), "-c", str(path), "--disable-hot-restart", "--log-level", "warning"],
+        env={},
+        ready_url=f"http://127.0.0.1:{ports.envoy_admin}/ready",
+    )
