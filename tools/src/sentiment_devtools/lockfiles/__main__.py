@@ -1,4 +1,5 @@
-"""`python -m sentiment_devtools.lockfiles [--check]`: write every service's requirements.lock with uv, or only say which are stale."""
+"""`python -m sentiment_devtools.lockfiles [--check]`: write every service's requirements.lock with uv,
+or only say which are stale."""
 
 import argparse
 import sys
