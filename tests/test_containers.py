@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sentiment_devtools.lockfiles import LOCK_NAME, SERVICE_KIT, stale_reasons
-from sentiment_devtools.system import SERVICES
+from sentiment_devtools.lockfiles import LOCK_NAME, stale_reasons
+from sentiment_devtools.system import SERVICE_KIT, SERVICES
 
 ROOT = Path(__file__).parent.parent
 

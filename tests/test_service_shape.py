@@ -5,6 +5,7 @@ import importlib
 import re
 import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from service_kit.invalid_input import invalid_input
 from service_kit.metrics import RequestMetricsMiddleware
 from service_kit.serve import SHUTDOWN_GRACE_SECONDS
 from service_kit.served_by import ServedByMiddleware
-from support.services import ServiceProcess, serve_refused
+from support.services import ProcessGroup, ServiceProcess, serve_refused
 from support.waiting import wait_until
 
 PACKAGES = ("model_service", "app_service", "app_frontend")
@@ -79,13 +80,20 @@ def server_side_unread_bytes(port: int, client_port: int) -> int:
     raise AssertionError(f"no connection from port {client_port} to {port}")
 
 
-def start(package: str, tmp_path: Path) -> ServiceProcess:
+@pytest.fixture
+def group(tmp_path: Path) -> Iterator[ProcessGroup]:
+    group = ProcessGroup(tmp_path)
+    yield group
+    group.stop_all()
+
+
+def start(group: ProcessGroup, package: str, tmp_path: Path) -> ServiceProcess:
     env = {
         **START_ENV[package],
         "MODEL_CACHE_DIR": str(tmp_path / "cache"),
         "DATABASE_URL": f"sqlite:///{tmp_path}/r.db",
     }
-    process = ServiceProcess(package, env, tmp_path / f"{package}.log")
+    process = group.launch(package, **env)
     process.wait_until("/healthz")
     return process
 
@@ -103,8 +111,8 @@ def stop_and_wait(process: ServiceProcess) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("package", PACKAGES)
-def test_on_sigterm_every_service_closes_its_idle_connections_and_runs_its_lifespans_end(package, tmp_path):
-    process = start(package, tmp_path)
+def test_on_sigterm_every_service_closes_its_idle_connections_and_runs_its_lifespans_end(package, group, tmp_path):
+    process = start(group, package, tmp_path)
     with socket.create_connection(("127.0.0.1", process.port), timeout=10) as idle:
         idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
         answer = idle.recv(65_536)
@@ -121,8 +129,10 @@ def test_on_sigterm_every_service_closes_its_idle_connections_and_runs_its_lifes
 
 @pytest.mark.slow
 @pytest.mark.parametrize("package", sorted(BODY_ROUTES))
-def test_on_sigterm_a_client_stalled_halfway_through_its_body_is_cut_off_after_the_grace_period(package, tmp_path):
-    process = start(package, tmp_path)
+def test_on_sigterm_a_client_stalled_halfway_through_its_body_is_cut_off_after_the_grace_period(
+    package, group, tmp_path
+):
+    process = start(group, package, tmp_path)
     with socket.create_connection(("127.0.0.1", process.port), timeout=60) as stalled:
         head = f"POST {BODY_ROUTES[package]} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
         stalled.sendall(f"{head}Content-Length: 100\r\n\r\n".encode() + b'{"review": "Half a bo')

@@ -93,7 +93,7 @@ class ServiceProcess:
 
     def exit_code(self) -> int | None:
         """The process's exit code, or None while it runs."""
-        return self._process.poll()
+        return self._supervisor.process(self.name).popen.poll()
 
     def run_state(self) -> str:
         """The kernel's one-letter state of the process: R running, S sleeping, T stopped by a signal..."""

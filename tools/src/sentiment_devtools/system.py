@@ -6,8 +6,12 @@ and k8s/ say the same in their own terms, and the tests hold them to it
 (tests/k8s/test_contract.py, docs/architecture.md's port table).
 """
 
+from pathlib import Path
+
 # In the order a request reaches them from the model up: each calls the one before it.
 SERVICES = ("model-service", "app-service", "app-frontend")
+# The plumbing every service installs beside its own code, relative to the repository (libs/service-kit/README.md).
+SERVICE_KIT = Path("libs/service-kit")
 # Every service runs in both; a visitor stays on one, end to end.
 ARMS = ("stable", "canary")
 STABLE, CANARY = ARMS

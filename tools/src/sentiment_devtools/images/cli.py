@@ -7,8 +7,7 @@ from pathlib import Path
 
 from sentiment_devtools.images.base_image import base_image_name, ensure_base_image
 from sentiment_devtools.images.podman import Podman, PodmanError
-from sentiment_devtools.lockfiles import SERVICE_KIT  # the kit each image installs
-from sentiment_devtools.system import SERVICES  # the services with an image
+from sentiment_devtools.system import SERVICE_KIT, SERVICES  # the services with an image, the kit each installs
 
 
 def image_name(service: str) -> str:

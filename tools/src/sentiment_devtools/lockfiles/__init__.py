@@ -25,7 +25,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-SERVICE_KIT = Path("libs/service-kit")
+from sentiment_devtools.system import SERVICE_KIT
+
 LOCK_NAME = "requirements.lock"
 INPUT_PREFIX = "#   "  # the header's lines that list the requirements the lock was written from
 # As in the images: Linux, Debian bookworm's Python 3.11.
