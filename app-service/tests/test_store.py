@@ -20,6 +20,7 @@ from app_service.store import (
     open_store,
 )
 from app_service.visitor_sums import ONE_REVIEW, increments, one_feedback
+from support.visitor_sums import sums_in_store
 
 # The schema release 1.0.0 wrote, before the visitor and the experiment were stored.
 SCHEMA_OF_RELEASE_1_0_0 = """
@@ -194,21 +195,6 @@ def test_each_write_returns_its_visitors_counts_in_this_experiment_and_arm(tmp_p
     assert run(store.record_feedback("2", "negative")).visitor is None
 
 
-def sums_from_rows(path) -> Counter:
-    """The per-visitor sums computed from the stored reviews alone (a review without a visitor is its own unit)."""
-    with closing(sqlite3.connect(path)) as db:
-        visitors = db.execute(
-            "SELECT count(*), count(feedback_label), coalesce(sum(feedback_label != predicted_label), 0)"
-            " FROM reviews GROUP BY experiment_id, app_version, coalesce(visitor_id, 'review ' || id)"
-        ).fetchall()
-    sums: Counter = Counter()
-    for m, f, c in visitors:
-        sums.update({"visitors": 1, "reviews": m, "feedback": f, "corrections": c, "reviews_squared": m * m,
-                     "feedback_squared": f * f, "corrections_squared": c * c, "reviews_feedback": m * f,
-                     "reviews_corrections": m * c, "feedback_corrections": f * c})  # fmt: skip
-    return sums
-
-
 def test_two_writers_at_once_count_every_visitor_exactly(tmp_path):
     """Two stores on one file, as two replicas are, each writing reviews and feedback of the same few visitors as
     fast as it can: the sums of the increments each derived from its writes' counts are those of the rows."""
@@ -227,13 +213,13 @@ def test_two_writers_at_once_count_every_visitor_exactly(tmp_path):
                 corrected = rng.random() < 0.3
                 feedback = await store.record_feedback(review_id, "negative" if corrected else "positive")
                 if feedback.outcome is FeedbackOutcome.RECORDED:
-                    counted.update({"feedback": 1, "corrections": int(corrected)})
+                    counted.update({"feedback": 1, "corrections": int(corrected)})  # the counters of F and C
                     counted.update(increments(feedback.visitor, one_feedback(corrected)))
             else:
                 review_id = f"{name}-{number}"
                 counts = await store.add(new_review(review_id, visitor_id=rng.choice(visitors)))
                 written.append(review_id)
-                counted.update({"reviews": 1})
+                counted.update({"reviews": 1})  # the counter of M
                 counted.update(increments(counts, ONE_REVIEW))
         return counted
 
@@ -255,6 +241,6 @@ def test_two_writers_at_once_count_every_visitor_exactly(tmp_path):
 
     assert failures == []
     counted = totals[0] + totals[1]
-    expected = sums_from_rows(path)
+    expected = sums_in_store(path)
     assert expected["reviews"] == len(written)
-    assert {name: counted[name] for name in expected} == dict(expected)
+    assert {name: counted[name] for name in expected} == expected
