@@ -24,6 +24,7 @@ import contextlib
 import datetime
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -33,6 +34,8 @@ from typing import Literal, Protocol
 from app_service.migrations import MIGRATIONS, SCHEMA_VERSION
 
 Label = Literal["negative", "positive"]
+# How long a write waits for another process's to finish, at most.
+BUSY_TIMEOUT_MS = 2000
 
 
 class StoreError(Exception):
@@ -133,12 +136,25 @@ class SqliteReviewStore:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             # Autocommit: a statement outside BEGIN ... COMMIT commits on its own.
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._use_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=2000")
             self._migrate()
         except (sqlite3.Error, OSError) as error:
             raise StoreError(f"cannot open the database {path}: {error}{_read_only_hint(path)}") from error
+
+    def _use_wal(self) -> None:
+        """WAL mode, which the file keeps once set. While another connection switches a new file to WAL, SQLite
+        answers "database is locked" at once, without waiting busy_timeout: so this waits for it here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def _migrate(self) -> None:
         """Every step of MIGRATIONS past the database's version, in one transaction: all or none. Under the write
