@@ -23,6 +23,7 @@ from support.waiting import STARTUP_SECONDS
 REPO = Path(__file__).resolve().parents[2]
 
 VERSION_COOKIE = "app-version"
+VISITOR_COOKIE = "visitor-id"
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Visit:
 
     status: int
     served_by: str | None
-    set_cookies: list[str]
+    set_cookies: list[str]  # of the app-version cookie, the routing's
+    visitor_cookies: list[str]  # of the visitor-id cookie, which the frontend sets
     headers: httpx.Headers
     body: bytes
 
@@ -70,7 +72,8 @@ class Mesh:
         return Visit(
             status=response.status_code,
             served_by=response.headers.get("x-served-by"),
-            set_cookies=response.headers.get_list("set-cookie"),
+            set_cookies=_set_cookies(response.headers, VERSION_COOKIE),
+            visitor_cookies=_set_cookies(response.headers, VISITOR_COOKIE),
             headers=response.headers,
             body=body,
         )
@@ -127,3 +130,7 @@ def tight_rate_limit(stack: LocalStack, work_dir: Path, tokens: int) -> Iterator
         yield
     finally:
         stack.rebuild_mesh(REPO / "k8s")
+
+
+def _set_cookies(headers: httpx.Headers, name: str) -> list[str]:
+    return [cookie for cookie in headers.get_list("set-cookie") if cookie.startswith(f"{name}=")]
