@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from localmonitoring.config import rule_groups
-from scipy.stats import binomtest
+from scipy.stats import binom, binomtest, chi2
 
 MINUTES_PER_DAY = 1440
 MONTH_DAYS = 30
@@ -124,3 +124,20 @@ def test_given_a_canary_that_gets_no_visitor_then_it_pages_once_the_minimum_is_c
     pages = first_pages(rule, 3_000, days=1, runs=100, seed=6, canary_kept=0.0)
 
     assert np.all((pages >= 0) & (pages < 5 * 60)), f"first pages after {np.sort(pages)[-5:]} minutes"
+
+
+def test_from_the_minimum_on_the_chi_square_fires_about_as_rarely_as_its_p_value_says(rule):
+    """Exact binomial tails of one look: below the minimum a 10% share's skew makes the chi-square cross its
+    threshold several times as often as p says, from the minimum on about as often."""
+    nominal = chi2.sf(rule.threshold, df=1)
+
+    def inflation(visitors: int) -> float:
+        canary = np.arange(visitors + 1)
+        share = rule.declared_share
+        chi_square = (canary - share * visitors) ** 2 / (visitors * share * (1 - share))
+        return binom.pmf(canary[chi_square > rule.threshold], visitors, share).sum() / nominal
+
+    inflations = {visitors: inflation(visitors) for visitors in (50, 200, rule.minimum, 1_000)}
+    print("\nP(chi-square > threshold) / p, by new visitors:", {n: round(float(x), 1) for n, x in inflations.items()})
+    assert inflations[50] > 5
+    assert inflations[rule.minimum] < 2.5
