@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import httpx
+from sentiment_devtools.checks.contract import VERSION_COOKIE, VISITOR_COOKIE
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.manifests.render import render
 from sentiment_devtools.stack.instances import Ports
@@ -39,7 +40,8 @@ class Visit:
 
     status: int
     served_by: str | None
-    set_cookies: list[str]
+    set_cookies: list[str]  # of the app-version cookie, the routing's
+    visitor_cookies: list[str]  # of the visitor-id cookie, which the frontend sets
     headers: httpx.Headers
     body: bytes
 
@@ -78,7 +80,8 @@ class Mesh:
         return Visit(
             status=response.status_code,
             served_by=response.headers.get("x-served-by"),
-            set_cookies=response.headers.get_list("set-cookie"),
+            set_cookies=_set_cookies(response.headers, VERSION_COOKIE),
+            visitor_cookies=_set_cookies(response.headers, VISITOR_COOKIE),
             headers=response.headers,
             body=body,
         )
@@ -135,3 +138,7 @@ def tight_rate_limit(stack: LocalStack, work_dir: Path, tokens: int) -> Iterator
         yield
     finally:
         stack.rebuild_mesh(REPO / "k8s")
+
+
+def _set_cookies(headers: httpx.Headers, name: str) -> list[str]:
+    return [cookie for cookie in headers.get_list("set-cookie") if cookie.startswith(f"{name}=")]
