@@ -207,7 +207,7 @@ def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path,
 def test_the_reports_per_visitor_sums_are_those_of_the_stores_rows_and_give_the_delta_method_variance(watched):
     last_scrapes = _values(watched.prometheus, 'timestamp(reviews_submitted_total{job="app-service"})')
     frontend_scrapes = _values(watched.prometheus, 'timestamp(experiment_assignments_total{job="app-frontend"})')
-    for version in ("stable", "canary"):
+    for version in ARMS:
         # Given what the arm's store holds, visitor by visitor
         database = watched.data_dir / f"reviews-{version}.db"
         visitors = np.array(visitors_in_store(database), dtype=float)
