@@ -84,6 +84,34 @@ def alerts_are_actionable(m: Manifests) -> list[str]:
     return problems
 
 
+# The alerts kube-prometheus-stack ships by default (its rule groups come from kube-prometheus and the
+# kubernetes-mixin: general.rules, kubernetes-apps, kubernetes-storage, kubernetes-system, prometheus,
+# alertmanager, node-exporter...), which our Prometheus evaluates beside ours. An alert of ours with one of their
+# names would be grouped, inhibited, silenced and routed with theirs, and its runbook_url would compete with
+# theirs: so our names are our own. Not the whole list: the names a service team is likely to reach for.
+KUBE_PROMETHEUS_STACK_ALERTS = frozenset({
+    "TargetDown", "Watchdog", "InfoInhibitor",
+    "KubePodCrashLooping", "KubePodNotReady", "KubeDeploymentGenerationMismatch", "KubeDeploymentReplicasMismatch",
+    "KubeDeploymentRolloutStuck", "KubeStatefulSetReplicasMismatch", "KubeContainerWaiting", "KubeJobFailed",
+    "KubeHpaMaxedOut", "KubePersistentVolumeFillingUp", "KubePersistentVolumeErrors", "KubeCPUOvercommit",
+    "KubeMemoryOvercommit", "KubeQuotaExceeded", "CPUThrottlingHigh", "PrometheusRuleFailures",
+    "PrometheusTargetSyncFailure", "PrometheusNotConnectedToAlertmanagers", "AlertmanagerFailedToSendAlerts",
+    "NodeFilesystemSpaceFillingUp", "NodeHighNumberConntrackEntriesUsed",
+})  # fmt: skip
+
+
+def alert_names_are_our_own(m: Manifests) -> list[str]:
+    """No alert of ours has the name of one kube-prometheus-stack ships (KUBE_PROMETHEUS_STACK_ALERTS)."""
+    return [
+        f"{ref(rule_set)}: alert {rule['alert']} has the name of a kube-prometheus-stack default alert: the two "
+        "would be grouped, silenced and inhibited as one, under two runbooks; name it for this system"
+        for rule_set in m.of_kind("PrometheusRule")
+        for group in rule_set["spec"]["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") in KUBE_PROMETHEUS_STACK_ALERTS
+    ]
+
+
 def dashboards_are_valid(m: Manifests) -> list[str]:
     """Dashboard ConfigMaps carry Grafana's label and valid dashboard JSON with a unique uid."""
     problems = []

@@ -34,6 +34,7 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     monitoring.service_monitors_select_services,
     monitoring.rules_select_scraped_targets,
     monitoring.alerts_are_actionable,
+    monitoring.alert_names_are_our_own,
     monitoring.dashboards_are_valid,
 )
 
