@@ -3,9 +3,11 @@ bug (the bugs of the Helm charts we replace, and their cousins) makes the
 check meant for it report that bug, in words that say what is wrong."""
 
 import json
+import shutil
 
 import pytest
 from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
+from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.system import ARMS
 
@@ -270,11 +272,15 @@ def rule_selects_unknown_job(documents):
 
 
 def alert_without_runbook(documents):
-    del alert(documents, "TargetDown")["annotations"]["runbook_url"]
+    del alert(documents, "SentimentTargetDown")["annotations"]["runbook_url"]
 
 
 def alert_with_unknown_severity(documents):
-    alert(documents, "TargetDown")["labels"]["severity"] = "page"
+    alert(documents, "SentimentTargetDown")["labels"]["severity"] = "page"
+
+
+def alert_named_as_the_stacks(documents):
+    alert(documents, "SentimentTargetDown")["alert"] = "TargetDown"
 
 
 def dashboard_without_label(documents):
@@ -662,11 +668,20 @@ MUTATIONS = [
         monitoring.rules_select_scraped_targets,
         'rule AppServiceErrorBudgetBurnFast selects job="app-svc", and no scraped target has it',
     ),
-    (alert_without_runbook, monitoring.alerts_are_actionable, "alert TargetDown lacks the annotations ['runbook_url']"),
+    (
+        alert_without_runbook,
+        monitoring.alerts_are_actionable,
+        "alert SentimentTargetDown lacks the annotations ['runbook_url']",
+    ),
     (
         alert_with_unknown_severity,
         monitoring.alerts_are_actionable,
-        "alert TargetDown has severity 'page', not one of ('critical', 'warning')",
+        "alert SentimentTargetDown has severity 'page', not one of ('critical', 'warning')",
+    ),
+    (
+        alert_named_as_the_stacks,
+        monitoring.alert_names_are_our_own,
+        "alert TargetDown has the name of a kube-prometheus-stack default alert",
     ),
     (break_promql, tools.rule_problems, "promtool check rules failed"),
     (dashboard_without_label, monitoring.dashboards_are_valid, 'lacks the label grafana_dashboard: "1"'),
@@ -885,6 +900,33 @@ def test_a_misspelled_label_field_of_a_custom_resource_fails_validation(document
     assert validator.problems(monitor) == [
         "ServiceMonitor/sentiment-canary: metadata: Additional properties are not allowed ('lables' was unexpected)"
     ]
+
+
+def test_a_field_only_a_newer_istio_knows_fails_validation_against_the_oldest_supported(documents, validator):
+    # Istio 1.29 added outlierDetectionHttpErrorCodes; Istio 1.26's API server refuses it (kubectl's strict field
+    # validation), or with validation off drops it: the circuit breaker would not count those codes.
+    rule = find(documents, "DestinationRule", "model-service")
+    rule["spec"]["trafficPolicy"]["outlierDetection"]["outlierDetectionHttpErrorCodes"] = [503]
+    assert validator.problems(rule) == [
+        "DestinationRule/model-service: spec.trafficPolicy.outlierDetection: Additional properties are not allowed "
+        "('outlierDetectionHttpErrorCodes' was unexpected) (by Istio 1.26's schemas, the oldest supported)"
+    ]
+
+
+def test_a_kind_the_oldest_supported_istio_lacks_fails_validation(tmp_path, documents, validator):
+    # Given the oldest Istio's schemas without the EnvoyFilter kind, as an Istio before it had one
+    older = tmp_path / "older-istio"
+    (oldest,) = validator.also.values()
+    shutil.copytree(oldest, older)
+    (older / "networking.istio.io" / "envoyfilter_v1alpha3.json").unlink()
+
+    problems = SchemaValidator(validator.schema_dir, also={"Istio 0.1": older}).problems(
+        find(documents, "EnvoyFilter", "rate-limit-api")
+    )
+
+    assert len(problems) == 1
+    assert problems[0].startswith("EnvoyFilter/rate-limit-api: no schema for networking.istio.io/v1alpha3 EnvoyFilter")
+    assert problems[0].endswith("(by Istio 0.1's schemas, the oldest supported)")
 
 
 def test_a_kind_without_schema_fails_validation(validator):
