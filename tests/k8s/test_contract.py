@@ -65,6 +65,14 @@ def test_each_model_service_prepares_with_its_init_container_the_model_its_serve
         assert tuple(preparer["command"]) == contract.PREPARE_COMMAND
 
 
+def test_what_each_readyz_waits_for_at_most_is_the_services_own_setting():
+    for service, (setting, default) in contract.READINESS_WAITS.items():
+        field = service_module(service, "settings").Settings.model_fields[setting.lower()]
+        assert field.default == default, (
+            f"{service}: {setting} defaults to {field.default}, the contract says {default}"
+        )
+
+
 def test_the_app_service_keeps_its_database_in_the_folder_the_contract_derives():
     url = "sqlite:////var/lib/app-service/reviews.db"
     settings = service_module("app-service", "settings").Settings(database_url=url)

@@ -79,6 +79,15 @@ def rename_readiness_path(documents):
     container(documents, "app-service-stable")["readinessProbe"]["httpGet"]["path"] = "/ready"
 
 
+def readyz_waits_longer_than_its_probe(documents):
+    find(documents, "ConfigMap", "app-service-stable")["data"]["MODEL_SERVICE_READINESS_TIMEOUT_SECONDS"] = "2"
+
+
+def probe_timeout_below_what_readyz_waits(documents):
+    container(documents, "app-service-canary")["readinessProbe"]["timeoutSeconds"] = 1
+    find(documents, "ConfigMap", "app-service-canary")["data"]["MODEL_SERVICE_READINESS_TIMEOUT_SECONDS"] = "1"
+
+
 def point_liveness_at_another_port(documents):
     container(documents, "app-frontend-canary")["livenessProbe"]["httpGet"]["port"] = 8080
 
@@ -454,6 +463,18 @@ def cors_allows_plain_http(documents):
 
 
 MUTATIONS = [
+    (
+        readyz_waits_longer_than_its_probe,
+        pods.readiness_probes_outlast_readyz,
+        "Deployment/app-service-stable: app-service readinessProbe gives up after 1 s (timeoutSeconds, the kubelet's "
+        "default), and its /readyz waits up to 2 s (MODEL_SERVICE_READINESS_TIMEOUT_SECONDS): a slow dependency",
+    ),
+    (
+        probe_timeout_below_what_readyz_waits,
+        pods.readiness_probes_outlast_readyz,
+        "Deployment/app-service-canary: app-service readinessProbe gives up after 1 s (timeoutSeconds), and its "
+        "/readyz waits up to 1 s",
+    ),
     # (mutation, check that must catch it, what it must say)
     (weights_not_100, routing.weighted_splits, "weights {'stable': 85, 'canary': 20} add up to 105, not 100"),
     (swap_cookies, routing.weighted_splits, "the stable destination must set the cookie app-version=stable"),
@@ -903,7 +924,7 @@ def test_a_misspelled_label_field_of_a_custom_resource_fails_validation(document
 
 
 def test_a_field_only_a_newer_istio_knows_fails_validation_against_the_oldest_supported(documents, validator):
-    # Istio 1.29 added outlierDetectionHttpErrorCodes; Istio 1.26's API server refuses it (kubectl's strict field
+    # A field a newer Istio added (in the newest schemas, not 1.26's): Istio 1.26's API server refuses it (strict field
     # validation), or with validation off drops it: the circuit breaker would not count those codes.
     rule = find(documents, "DestinationRule", "model-service")
     rule["spec"]["trafficPolicy"]["outlierDetection"]["outlierDetectionHttpErrorCodes"] = [503]

@@ -20,6 +20,7 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     routing.cookie_matches_are_anchored,
     pods.data_folders_are_mounted,
     pods.probes_and_metrics_paths,
+    pods.readiness_probes_outlast_readyz,
     pods.every_service_runs_in_every_arm,
     pods.pods_are_hardened,
     pods.images_are_pinned,
