@@ -222,6 +222,26 @@ def drop_circuit_breaking(documents):
     del find(documents, "DestinationRule", "model-service")["spec"]["trafficPolicy"]["outlierDetection"]
 
 
+def model_services_anywhere(documents):
+    del pod_spec(documents, "model-service-canary")["affinity"]
+
+
+def model_services_only_preferably_together(documents):
+    affinity = pod_spec(documents, "model-service-stable")["affinity"]["podAffinity"]
+    term = affinity.pop("requiredDuringSchedulingIgnoredDuringExecution")[0]
+    affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [{"weight": 100, "podAffinityTerm": term}]
+
+
+def model_services_together_per_arm_only(documents):
+    affinity = pod_spec(documents, "model-service-stable")["affinity"]["podAffinity"]
+    term = affinity["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    term["labelSelector"] = {"matchLabels": {"app": "model-service", "version": "stable"}}
+
+
+def app_service_rolls_out_beside_itself(documents):
+    find(documents, "Deployment", "app-service-canary")["spec"]["strategy"] = {"type": "RollingUpdate"}
+
+
 def route_to_undefined_subset(documents):
     http_routes(documents, "app-service")[0]["route"][0]["destination"]["subset"] = "v2"
 
@@ -463,6 +483,30 @@ def cors_allows_plain_http(documents):
 
 
 MUTATIONS = [
+    (
+        model_services_anywhere,
+        wiring.read_write_once_claims_attach,
+        "PersistentVolumeClaim/model-cache (ReadWriteOnce): Deployment/model-service-canary's pods mount it beside "
+        "Deployment/model-service-stable and its own new pod in a rollout, and nothing requires them on one node: on "
+        "a multi-node cluster with block storage they stay in ContainerCreating (Multi-Attach error)",
+    ),
+    (
+        model_services_only_preferably_together,
+        wiring.read_write_once_claims_attach,
+        "Deployment/model-service-stable's pods mount it beside Deployment/model-service-canary and its own new pod "
+        "in a rollout, and nothing requires them on one node",
+    ),
+    (
+        model_services_together_per_arm_only,
+        wiring.read_write_once_claims_attach,
+        "Deployment/model-service-stable's pods mount it beside Deployment/model-service-canary and its own new pod",
+    ),
+    (
+        app_service_rolls_out_beside_itself,
+        wiring.read_write_once_claims_attach,
+        "PersistentVolumeClaim/app-service-data-canary (ReadWriteOnce): Deployment/app-service-canary's pods mount it "
+        "beside its own new pod in a rollout, and nothing requires them on one node",
+    ),
     (
         readyz_waits_longer_than_its_probe,
         pods.readiness_probes_outlast_readyz,

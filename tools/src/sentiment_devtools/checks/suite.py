@@ -14,6 +14,7 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     wiring.service_ports_exist,
     wiring.references_exist,
     wiring.claims_bind,
+    wiring.read_write_once_claims_attach,
     routing.destination_rule_subsets,
     routing.virtual_service_routes,
     routing.weighted_splits,
