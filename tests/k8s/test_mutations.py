@@ -308,6 +308,22 @@ def alert_with_unknown_severity(documents):
     alert(documents, "SentimentTargetDown")["labels"]["severity"] = "page"
 
 
+def slo_without_the_gateway(documents):
+    groups = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"]
+    for rule in (rule for group in groups for rule in group["rules"]):
+        if rule.get("record", "").startswith("namespace_job_version:slo_errors:"):
+            window = rule["record"].rpartition("_")[2]
+            rule["expr"] = f'namespace_job_version:http_request_errors:ratio_{window}{{job="app-service"}}'
+
+
+def gateway_not_scraped(documents):
+    documents.remove(find(documents, "PodMonitor", "sentiment-ingressgateway"))
+
+
+def gateway_metrics_port_undeclared(documents):
+    del container(documents, "sentiment-ingressgateway")["ports"]
+
+
 def alert_named_as_the_stacks(documents):
     alert(documents, "SentimentTargetDown")["alert"] = "TargetDown"
 
@@ -742,6 +758,24 @@ MUTATIONS = [
         alert_with_unknown_severity,
         monitoring.alerts_are_actionable,
         "alert SentimentTargetDown has severity 'page', not one of ('critical', 'warning')",
+    ),
+    (
+        slo_without_the_gateway,
+        monitoring.every_scraped_job_is_alerted_on,
+        "job sentiment-ingressgateway is scraped, and no alert reads its metrics (nor a recording rule an alert "
+        "reads): its failures page nobody",
+    ),
+    (
+        gateway_not_scraped,
+        monitoring.pod_monitors_select_pods,
+        "Gateway/sentiment-gateway: its pods (Deployment/sentiment-ingressgateway) answer every user's request, and no "
+        "PodMonitor scrapes them",
+    ),
+    (
+        gateway_metrics_port_undeclared,
+        monitoring.pod_monitors_select_pods,
+        "PodMonitor/sentiment-ingressgateway: scrapes port http-envoy-prom, which "
+        "Deployment/sentiment-ingressgateway's containers do not declare",
     ),
     (
         alert_named_as_the_stacks,
