@@ -199,7 +199,7 @@ def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path,
     }
 
 
-def test_a_stopped_model_service_pages_the_team_by_e_mail_within_a_minute(watched_canary):
+def test_a_stopped_model_service_pages_the_team_by_e_mail_once_both_burn_windows_show_it(watched_canary):
     # Given the canary's model-service stopped
     canary = watched_canary.stacks["canary"]
     canary.model.stop()
@@ -213,7 +213,9 @@ def test_a_stopped_model_service_pages_the_team_by_e_mail_within_a_minute(watche
             assert answer.status_code == 503, answer.text
             return [m for m in received_mail(watched_canary.maildir) if "AppServiceErrorBudgetBurnFast" in m["Subject"]]
 
-        # Then the team gets an e-mail saying what burns, within a minute (of 1 s scrapes and evaluations)
+        # Then the team gets an e-mail saying what burns. How soon depends on the intervals and the traffic
+        # before: here (1 s scrapes, evaluations and group wait, no traffic before) in seconds; in the cluster
+        # a total outage after steady traffic pages after about 5 minutes (prometheus-rule.test.yaml proves it)
         mail = wait_until(
             burn_mail,
             what="an AppServiceErrorBudgetBurnFast e-mail",
