@@ -896,7 +896,7 @@ def test_a_kind_without_schema_fails_validation(validator):
 
 def test_fields_istio_passes_to_envoy_unchecked_stay_unchecked(documents, validator):
     # The EnvoyFilter's patch is Envoy configuration, x-kubernetes-preserve-unknown-fields.
-    envoy_filter = find(documents, "EnvoyFilter", "rate-limit-api")
+    envoy_filter = find(documents, "EnvoyFilter", "rate-limits")
     envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["any_envoy_field"] = 1
     assert validator.problems(envoy_filter) == []
 
