@@ -113,13 +113,18 @@ async def page_load(mesh: Mesh) -> list[Visit]:
 def test_a_client_over_its_bucket_gets_429_readable_by_the_page_while_its_page_still_loads(stack, tmp_path):
     # Given the limits of k8s/ with a client's API bucket of 5 tokens that does not refill during the test
     with tight_rate_limits(stack, tmp_path, api_client=5):
-        # When one client sends 20 API calls, and then loads the page
+        # When one client sends 10 CORS preflights, then 20 API calls, and then loads the page
         async def act(mesh):
-            return mesh, await calls(mesh, 20), await mesh.page("app-version=stable")
+            preflight = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
+            preflights = [await mesh.api("OPTIONS", "/api/v1/sentiment", headers=preflight) for _ in range(10)]
+            return mesh, preflights, await calls(mesh, 20), await mesh.page("app-version=stable")
 
-        mesh, answers, page = asyncio.run(in_mesh(("127.0.0.2",), stack, act))
+        mesh, preflights, answers, page = asyncio.run(in_mesh(("127.0.0.2",), stack, act))
 
-    # Then 5 get through and 15 are refused by the gateway with 429, readable by the page (CORS)
+    # Then the gateway answers the preflights itself, for no token
+    assert [a.status for a in preflights] == [200] * 10
+    assert all(a.headers["access-control-allow-origin"] == mesh.frontend_origin for a in preflights)
+    # And 5 calls get through and 15 are refused by the gateway with 429, readable by the page (CORS)
     assert [a.status for a in answers] == [200] * 5 + [429] * 15
     for refused in answers[5:]:
         assert_refused_by_the_gateway(refused)
