@@ -7,9 +7,9 @@ browser context gets a proxy (Playwright's per-context `proxy`): a relay on
 loopback address. Chromium's network stack stays whole (cookies, CORS and its
 preflights, caching); only the source address of its connections changes.
 
-Hand-written because it is the SOCKS5 CONNECT command alone (RFC 1928, no
-authentication, ~50 lines), and no kept-up Python package serves SOCKS5 with
-a chosen source address.
+Hand-written because it is SOCKS5's CONNECT command alone (RFC 1928, without
+authentication), and no kept-up Python package serves SOCKS5 from a chosen
+source address.
 """
 
 import asyncio
@@ -33,24 +33,61 @@ class SocksRelays:
         self._thread = threading.Thread(target=self._loop.run_forever, name="socks-relays", daemon=True)
         self._thread.start()
         self._servers: list[asyncio.Server] = []
+        # What is relayed now: each connection's streams, and the task serving it.
+        self._streams: set[asyncio.StreamWriter] = set()
+        self._serving: set[asyncio.Task] = set()
 
     def relay_from(self, source: str) -> str:
         """A relay whose connections leave from `source`; its proxy URL for Playwright."""
         server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(lambda r, w: _serve(r, w, source), "127.0.0.1", 0), self._loop
+            asyncio.start_server(lambda r, w: self._serve(r, w, source), "127.0.0.1", 0), self._loop
         ).result()
         self._servers.append(server)
         return f"socks5://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
     def close(self) -> None:
+        """Stop listening, close what is still relayed, wait until each connection's task has ended, stop."""
+
         async def close_all() -> None:
             for server in self._servers:
                 server.close()
-                await server.wait_closed()
+            for stream in self._streams:
+                stream.close()
+            if self._serving:
+                await asyncio.wait(self._serving)
 
         asyncio.run_coroutine_threadsafe(close_all(), self._loop).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
+        self._loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str) -> None:
+        task = asyncio.current_task()
+        self._serving.add(task)
+        self._streams.add(writer)
+        upstream_writer = None
+        try:
+            target = await _handshake(reader, writer)
+            if target is None:
+                return
+            try:
+                upstream_reader, upstream_writer = await asyncio.open_connection(
+                    *target, local_addr=(source, 0), family=socket.AF_INET
+                )
+            except OSError:
+                await _reply(writer, _REFUSED)
+                return
+            self._streams.add(upstream_writer)
+            await _reply(writer, _SUCCEEDED)
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            for stream in (writer, upstream_writer):
+                if stream is not None:
+                    stream.close()
+                    self._streams.discard(stream)
+            self._serving.discard(task)
 
 
 @contextlib.contextmanager
@@ -60,29 +97,6 @@ def socks_relays() -> Iterator[SocksRelays]:
         yield relays
     finally:
         relays.close()
-
-
-async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str) -> None:
-    try:
-        target = await _handshake(reader, writer)
-        if target is None:
-            return
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(
-                *target, local_addr=(source, 0), family=socket.AF_INET
-            )
-        except OSError:
-            await _reply(writer, _REFUSED)
-            return
-        await _reply(writer, _SUCCEEDED)
-        try:
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
-        finally:
-            upstream_writer.close()
-    except (asyncio.IncompleteReadError, ConnectionError):
-        pass
-    finally:
-        writer.close()
 
 
 async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[str, int] | None:
