@@ -1,4 +1,4 @@
-"""The review page: what it tells its script, what it loads, and the version cookie."""
+"""The review page: what it tells its script, what it loads, the version cookie and the visitor id."""
 
 import re
 from html.parser import HTMLParser
@@ -6,6 +6,8 @@ from html.parser import HTMLParser
 import pytest
 
 API_URL = "http://app-service.test:8201"
+VISITOR_COOKIE = re.compile(r"visitor-id=([A-Za-z0-9_-]{22}); HttpOnly; Max-Age=2592000; Path=/; SameSite=lax")
+AN_ID = "AbCdEfGhIjKlMnOpQrSt_-"
 
 
 class PageData(HTMLParser):
@@ -26,8 +28,9 @@ class PageData(HTMLParser):
                 self.loads.append(url)
 
 
-def set_cookies(response) -> list[str]:
-    return response.headers.get_list("set-cookie")
+def set_cookies(response, name: str = "app-version") -> list[str]:
+    """The Set-Cookie headers of the answer for the cookie `name`."""
+    return [cookie for cookie in response.headers.get_list("set-cookie") if cookie.startswith(f"{name}=")]
 
 
 def test_the_page_tells_its_script_the_api_url_the_version_and_the_flag(make_client):
@@ -125,3 +128,49 @@ def test_hashed_static_urls_may_be_cached_for_good_and_others_briefly(client):
 @pytest.mark.parametrize("path", ["/static/nothing.js", "/static/..%2Fapp.py", "/static/%2e%2e/routes.py"])
 def test_only_the_pages_own_files_are_served(client, path):
     assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("set_version_cookie", [True, False])
+def test_a_new_visitor_gets_a_random_id_in_a_cookie_of_its_own_and_in_the_page(make_client, set_version_cookie):
+    # Behind the mesh too: Istio sets only the arm's cookie
+    client = make_client(set_version_cookie=set_version_cookie)
+
+    response = client.get("/")
+
+    [cookie] = set_cookies(response, "visitor-id")
+    visitor_id = VISITOR_COOKIE.fullmatch(cookie).group(1)
+    assert PageData(response.text).app["data-visitor-id"] == visitor_id
+
+
+def test_every_new_visitor_gets_another_id(make_client):
+    client = make_client()
+    ids = set()
+    for _ in range(20):
+        client.cookies.clear()
+        ids.add(PageData(client.get("/").text).app["data-visitor-id"])
+
+    assert len(ids) == 20
+
+
+@pytest.mark.parametrize("version_cookie", [None, "stable"])
+def test_a_visitor_with_an_id_keeps_it_and_gets_no_new_cookie(client, version_cookie):
+    client.cookies.set("visitor-id", AN_ID)
+    if version_cookie:
+        client.cookies.set("app-version", version_cookie)
+
+    response = client.get("/")
+
+    assert set_cookies(response, "visitor-id") == []
+    assert PageData(response.text).app["data-visitor-id"] == AN_ID
+
+
+@pytest.mark.parametrize("value", ["", "short", AN_ID + "x", AN_ID[:-1] + "=", '"><script>alert(1)</script>'])
+def test_a_cookie_that_holds_no_id_is_replaced_and_never_echoed(client, value):
+    client.cookies.set("visitor-id", value)
+
+    response = client.get("/")
+
+    [cookie] = set_cookies(response, "visitor-id")
+    visitor_id = VISITOR_COOKIE.fullmatch(cookie).group(1)
+    assert PageData(response.text).app["data-visitor-id"] == visitor_id
+    assert "<script>alert(1)" not in response.text

@@ -59,6 +59,17 @@ def test_every_experiment_metric_starts_at_zero_split_by_version(make_client):
         'model_service_errors_total{reason="timeout",version="canary"} 0.0',
         'model_service_errors_total{reason="bad_response",version="canary"} 0.0',
         'prediction_latency_seconds_count{version="canary"} 0.0',
+        # The visitor-level analysis: how each stored review named its visitor, and the per-visitor sums
+        'reviews_by_header_visitor_id_total{header_visitor_id="valid",version="canary"} 0.0',
+        'reviews_by_header_visitor_id_total{header_visitor_id="absent",version="canary"} 0.0',
+        'reviews_by_header_visitor_id_total{header_visitor_id="invalid",version="canary"} 0.0',
+        'experiment_visitors_total{version="canary"} 0.0',
+        'experiment_visitor_reviews_squared_total{version="canary"} 0.0',
+        'experiment_visitor_feedback_squared_total{version="canary"} 0.0',
+        'experiment_visitor_corrections_squared_total{version="canary"} 0.0',
+        'experiment_visitor_reviews_feedback_total{version="canary"} 0.0',
+        'experiment_visitor_reviews_corrections_total{version="canary"} 0.0',
+        'experiment_visitor_feedback_corrections_total{version="canary"} 0.0',
         'app_info{release="1.0.0",version="canary"} 1.0',
         # The experiment's error ratio counts an API route's requests from the first one
         'http_requests_total{method="POST",route="/api/v1/sentiment",status="200",version="canary"} 0.0',
@@ -109,19 +120,21 @@ def test_the_version_header_is_counted_only_as_an_arm_and_never_reflected(client
         assert header not in str(response.headers)
 
 
-def test_a_cors_preflight_from_the_frontend_allows_the_version_header(client):
+def test_a_cors_preflight_from_the_frontend_allows_the_version_and_visitor_headers(client):
     response = client.options(
         "/api/v1/sentiment",
         headers={
             "Origin": "http://frontend.test:8301",
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type,x-app-version",
+            "Access-Control-Request-Headers": "content-type,x-app-version,x-visitor-id",
         },
     )
 
     assert response.status_code == 200, response.text
     assert response.headers["access-control-allow-origin"] == "http://frontend.test:8301"
-    assert "x-app-version" in response.headers["access-control-allow-headers"].lower()
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "x-app-version" in allowed
+    assert "x-visitor-id" in allowed
     assert "POST" in response.headers["access-control-allow-methods"]
     assert response.headers["x-served-by"] == "app-service/stable"
 

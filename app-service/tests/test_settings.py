@@ -32,6 +32,8 @@ def test_sqlite_urls_name_relative_and_absolute_paths():
         ({"model_service_url": "model-service"}, "URL"),
         ({"model_service_timeout_seconds": 0}, "greater than 0"),
         ({"port": 0}, "greater than or equal to 1"),
+        ({"experiment_id": "Confidence Display"}, "should match pattern"),
+        ({"experiment_id": "-display"}, "should match pattern"),
     ],
 )
 def test_invalid_settings_are_refused_with_the_reason(overrides, message):

@@ -1,14 +1,54 @@
-"""The SQLite store: created at start, durable across restarts, first feedback wins."""
+"""The SQLite store: created at start, migrated step by step, durable across restarts, first feedback wins,
+and each write's visitor counts exact with two writers at once."""
 
 import asyncio
+import random
 import sqlite3
+import threading
+from collections import Counter
+from contextlib import closing
 
 import pytest
-from app_service.store import FeedbackOutcome, Label, LabelledReview, NewReview, StoreError, open_store
+from app_service.migrations import MIGRATIONS, SCHEMA_VERSION
+from app_service.store import (
+    FeedbackOutcome,
+    Label,
+    LabelledReview,
+    NewReview,
+    StoreError,
+    VisitorCounts,
+    open_store,
+)
+from app_service.visitor_sums import ONE_REVIEW, increments, one_feedback
+from support.visitor_sums import sums_in_store
+
+# The schema release 1.0.0 wrote, before the visitor and the experiment were stored.
+SCHEMA_OF_RELEASE_1_0_0 = """
+CREATE TABLE reviews (
+    id                    TEXT PRIMARY KEY,
+    review                TEXT NOT NULL,
+    predicted_label       TEXT NOT NULL CHECK (predicted_label IN ('negative', 'positive')),
+    confidence            REAL NOT NULL,
+    model_version         TEXT NOT NULL,
+    model_service_version TEXT NOT NULL,
+    app_version           TEXT NOT NULL,
+    created_at            TEXT NOT NULL,
+    feedback_label        TEXT CHECK (feedback_label IN ('negative', 'positive')),
+    feedback_at           TEXT
+);
+PRAGMA user_version=1;
+"""
 
 
-def new_review(review_id: str, text: str = "Lovely soup.", label: Label = "positive") -> NewReview:
-    return NewReview(review_id, text, label, 0.9, "v1.0.0", "stable", "stable")
+def new_review(
+    review_id: str,
+    text: str = "Lovely soup.",
+    label: Label = "positive",
+    visitor_id: str | None = None,
+    experiment_id: str = "",
+    app_version: str = "stable",
+) -> NewReview:
+    return NewReview(review_id, text, label, 0.9, "v1.0.0", "stable", app_version, visitor_id, experiment_id)
 
 
 def run(coroutine):
@@ -20,10 +60,38 @@ def test_the_schema_is_created_at_first_start_in_wal_mode(tmp_path):
 
     open_store(str(path)).close()
 
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert db.execute("SELECT count(*) FROM reviews").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM visitors").fetchone() == (0,)
+
+
+def test_the_migrations_are_numbered_one_by_one():
+    assert [migration.version for migration in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert SCHEMA_VERSION == MIGRATIONS[-1].version == 2
+
+
+def test_a_database_of_release_1_0_0_is_migrated_keeping_its_reviews_as_visitors_of_their_own(tmp_path):
+    path = tmp_path / "reviews.db"
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(SCHEMA_OF_RELEASE_1_0_0)
+        db.execute(
+            "INSERT INTO reviews (id, review, predicted_label, confidence, model_version, model_service_version,"
+            " app_version, created_at) VALUES ('old', 'Cold soup.', 'positive', 0.6, 'v1', 'stable', 'stable', 'then')"
+        )
+        db.commit()
+
+    store = open_store(str(path))
+
+    feedback = run(store.record_feedback("old", "negative"))
+    assert (feedback.outcome, feedback.visitor) == (FeedbackOutcome.RECORDED, VisitorCounts(1, 1, 1))
+    assert run(store.add(new_review("new", visitor_id="v" * 22, experiment_id="confidence-display"))) == ONE_REVIEW
+    store.close()
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        rows = db.execute("SELECT id, visitor_id, experiment_id, app_version FROM reviews ORDER BY rowid").fetchall()
+    assert rows == [("old", None, "", "stable"), ("new", "v" * 22, "confidence-display", "stable")]
 
 
 def test_reviews_and_feedback_survive_reopening(tmp_path):
@@ -62,10 +130,10 @@ def test_the_first_feedback_wins(tmp_path):
 
 def test_a_database_from_a_newer_release_is_refused(tmp_path):
     path = tmp_path / "reviews.db"
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA user_version=7")
 
-    with pytest.raises(StoreError, match="schema version 7 is newer than this service's 1"):
+    with pytest.raises(StoreError, match="schema version 7 is newer than this service's 2"):
         open_store(str(path))
 
 
@@ -74,3 +142,110 @@ def test_an_unusable_location_is_one_clear_error(tmp_path):
 
     with pytest.raises(StoreError, match=r"cannot open the database .*a-file/reviews\.db"):
         open_store(str(tmp_path / "a-file" / "reviews.db"))
+
+
+def test_two_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path):
+    path = str(tmp_path / "reviews.db")
+    start = threading.Barrier(4)
+    opened, failed = [], []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            opened.append(open_store(path))
+        except StoreError as error:
+            failed.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert (len(opened), failed) == (4, [])
+    for store in opened:
+        store.close()
+
+
+def test_each_write_returns_its_visitors_counts_in_this_experiment_and_arm(tmp_path):
+    store = open_store(str(tmp_path / "reviews.db"))
+    ana, bo = "a" * 22, "b" * 22
+
+    counts = [
+        run(store.add(new_review("1", visitor_id=ana))),
+        run(store.add(new_review("2", visitor_id=ana, label="negative"))),
+        run(store.record_feedback("2", "positive")).visitor,
+        run(store.record_feedback("1", "positive")).visitor,
+        run(store.add(new_review("3", visitor_id=bo))),
+        # The same id in another experiment, or on the other arm, is another unit
+        run(store.add(new_review("4", visitor_id=ana, experiment_id="model-version"))),
+        run(store.add(new_review("5", visitor_id=ana, app_version="canary"))),
+        # No visitor id: the review is a visitor of its own
+        run(store.add(new_review("6"))),
+        run(store.record_feedback("6", "negative")).visitor,
+    ]
+
+    assert counts == [
+        VisitorCounts(1, 0, 0), VisitorCounts(2, 0, 0), VisitorCounts(2, 1, 1), VisitorCounts(2, 2, 1),
+        VisitorCounts(1, 0, 0), VisitorCounts(1, 0, 0), VisitorCounts(1, 0, 0),
+        VisitorCounts(1, 0, 0), VisitorCounts(1, 1, 1),
+    ]  # fmt: skip
+    # Feedback again, or another label, counts nothing
+    assert run(store.record_feedback("2", "positive")).visitor is None
+    assert run(store.record_feedback("2", "negative")).visitor is None
+
+
+WRITES = 5000
+
+
+def test_two_writers_at_once_count_every_visitor_exactly(tmp_path):
+    """Two stores on one file, as two replicas are, each writing reviews and feedback of the same few visitors as
+    fast as it can: the sums of the increments each derived from its writes' counts are those of the rows."""
+    path = str(tmp_path / "reviews.db")
+    visitors = [f"{letter * 22}" for letter in "abc"] + [None]
+    written: list[str] = []  # the reviews' ids, for feedback from either writer
+    start = threading.Barrier(2)
+    totals: list[Counter] = []
+    failures: list[BaseException] = []
+
+    async def write(store, rng: random.Random, name: str) -> Counter:
+        counted: Counter = Counter()
+        for number in range(WRITES):
+            if written and rng.random() < 0.45:
+                review_id = rng.choice(written)
+                corrected = rng.random() < 0.3
+                feedback = await store.record_feedback(review_id, "negative" if corrected else "positive")
+                if feedback.outcome is FeedbackOutcome.RECORDED:
+                    counted.update({"feedback": 1, "corrections": int(corrected)})  # the counters of F and C
+                    counted.update(increments(feedback.visitor, one_feedback(corrected)))
+            else:
+                review_id = f"{name}-{number}"
+                counts = await store.add(new_review(review_id, visitor_id=rng.choice(visitors)))
+                written.append(review_id)
+                counted.update({"reviews": 1})  # the counter of M
+                counted.update(increments(counts, ONE_REVIEW))
+        return counted
+
+    def writer(seed: int) -> None:
+        try:
+            store = open_store(path)
+            try:
+                start.wait(timeout=30)
+                totals.append(asyncio.run(write(store, random.Random(seed), f"writer{seed}")))
+            finally:
+                store.close()
+        except Exception as error:  # shown by the assertion below, not lost in the thread
+            failures.append(error)
+            start.abort()  # the other writer stops waiting
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    counted = totals[0] + totals[1]
+    expected = sums_in_store(path)
+    assert expected["reviews"] == len(written)
+    assert {name: counted[name] for name in expected} == expected

@@ -1,8 +1,9 @@
 """The user's flow in a real Chromium, through Envoy compiled from k8s/: cookie, header, verdict, feedback.
 
 The hand-off under test happens only in a browser: the mesh sets the
-`app-version` cookie, the server-rendered page reads it, and the page's script
-turns it into an `X-App-Version` header on a cross-origin call that needs a
+`app-version` cookie and the frontend the `visitor-id` cookie, the
+server-rendered page reads them, and the page's script turns them into the
+`X-App-Version` and `X-Visitor-Id` headers of a cross-origin call that needs a
 CORS preflight. Every version named here comes from the answering service
 itself, never from what the test asked for.
 """
@@ -41,6 +42,8 @@ def test_a_new_visitor_gets_a_cookie_and_a_verdict_from_the_version_it_names(new
         version = visitor.version_cookie()
         assert version in ARMS
         assert page.headers["x-served-by"] == f"app-frontend/{version}"
+        visitor_id = visitor.visitor_id()
+        assert visitor_id is not None
     visitor.capture("first-visit")
 
     # When they send a review
@@ -48,18 +51,21 @@ def test_a_new_visitor_gets_a_cookie_and_a_verdict_from_the_version_it_names(new
         visitor.send_review("The pasta was fresh and the staff were lovely.")
         expect(visitor.ui.verdict).to_have_text(A_VERDICT)
 
-    # Then the gateway allowed the cross-origin call with X-App-Version in its preflight
+    # Then the gateway allowed the cross-origin call with X-App-Version and X-Visitor-Id in its preflight
     with visitor.step("find the CORS preflight"):
         (preflight,) = visitor.network.preflights
         assert preflight.url == f"{stack.api_url}/api/v1/sentiment"
         assert preflight.status == 200
         assert preflight.headers["access-control-allow-origin"] == stack.frontend_url
         assert "x-app-version" in preflight.headers["access-control-allow-headers"]
+        assert "x-visitor-id" in preflight.headers["access-control-allow-headers"]
 
-    # And the call carried the cookie's version as X-App-Version, and that version answered end to end
+    # And the call carried the cookie's version as X-App-Version and the visitor's id, and that version answered
+    # end to end
     with visitor.step("read the call to the app-service from the network log"):
         (call,) = visitor.api_calls("/api/v1/sentiment")
         assert call.all_headers()["x-app-version"] == version
+        assert call.all_headers()["x-visitor-id"] == visitor_id
         answer = call.response()
         assert answer.status == 200
         assert answer.all_headers()["x-served-by"] == f"app-service/{version}"
@@ -117,7 +123,7 @@ def test_a_corrected_verdict_is_confirmed_stored_and_counted_under_the_visitors_
         expect(visitor.ui.wrong).to_have_attribute("aria-pressed", "true")
     visitor.capture(f"feedback-corrected-{version}")
 
-    # Then the feedback went to their version, which stored it and counted it
+    # Then the feedback went to their version, which stored it with the review and its visitor, and counted it
     with visitor.step("read the feedback call from the network log"):
         (feedback,) = visitor.api_calls(f"/api/v1/reviews/{review['id']}/feedback")
         assert feedback.all_headers()["x-app-version"] == version
@@ -127,9 +133,10 @@ def test_a_corrected_verdict_is_confirmed_stored_and_counted_under_the_visitors_
     database = stack.state_dir / f"app-service-{version}" / "reviews.db"
     with closing(sqlite3.connect(database)) as db:
         stored = db.execute(
-            "SELECT predicted_label, feedback_label, app_version FROM reviews WHERE id = ?", (review["id"],)
+            "SELECT predicted_label, feedback_label, app_version, visitor_id FROM reviews WHERE id = ?",
+            (review["id"],),
         ).fetchone()
-    assert stored == (predicted, corrected, version)
+    assert stored == (predicted, corrected, version, visitor.visitor_id())
     assert metric(app_service, "user_corrections_total", **counted) == corrections_before + 1
 
 

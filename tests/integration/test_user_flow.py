@@ -5,6 +5,8 @@ import hashlib
 import io
 import json
 import re
+import sqlite3
+from contextlib import closing
 
 import httpx
 import pytest
@@ -39,11 +41,13 @@ def test_a_review_goes_from_the_page_to_a_prediction_to_feedback_to_an_export_th
     """The issue's round trip: page -> review -> prediction -> feedback -> export -> the training CLI."""
     # Given the page a first-time visitor gets
     page = httpx.get(stack.frontend.url)
-    assert page.headers["set-cookie"].startswith("app-version=stable;")
     data = page_data(page.text)
-    api, version = data["api-url"], data["app-version"]
+    api, version, visitor = data["api-url"], data["app-version"], data["visitor-id"]
     assert (api, version) == (stack.app.url, "stable")
-    headers = {"X-App-Version": version, "Origin": stack.origin}
+    assert [cookie.split(";")[0] for cookie in page.headers.get_list("set-cookie")] == [
+        "app-version=stable", f"visitor-id={visitor}",
+    ]  # fmt: skip
+    headers = {"X-App-Version": version, "X-Visitor-Id": visitor, "Origin": stack.origin}
 
     # When the visitor sends reviews and says which label is right
     predicted = {}
@@ -75,9 +79,14 @@ def test_a_review_goes_from_the_page_to_a_prediction_to_feedback_to_an_export_th
     assert manifest["data_rows"] == len(REVIEWS)
     assert manifest["data_sha256"] == hashlib.sha256(export.content).hexdigest()
 
-    # And the experiment's metrics saw it all
+    # And every review is stored with the visitor's id, and the experiment's metrics saw it all, per visitor too
+    with closing(sqlite3.connect(tmp_path / "reviews-stable.db")) as db:
+        assert db.execute("SELECT DISTINCT visitor_id FROM reviews").fetchall() == [(visitor,)]
     corrections = sum(predicted[review] != truth for review, truth in REVIEWS)
     assert metric(stack.app, 'reviews_submitted_total{version="stable"}') == len(REVIEWS)
     assert metric(stack.app, 'user_feedback_total{outcome="corrected",version="stable"}') == corrections
     assert metric(stack.app, 'reviews_awaiting_feedback{version="stable"}') == 0
     assert metric(stack.frontend, 'page_views_total{version="stable"}') == 1
+    assert metric(stack.frontend, 'experiment_assignments_total{version="stable"}') == 1
+    assert metric(stack.app, 'experiment_visitors_total{version="stable"}') == 1
+    assert metric(stack.app, 'experiment_visitor_reviews_squared_total{version="stable"}') == len(REVIEWS) ** 2

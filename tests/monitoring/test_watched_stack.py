@@ -12,23 +12,30 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import yaml
 from sentiment_devtools.experiment.__main__ import main as experiment_report
 from sentiment_devtools.experiment.declaration import load
+from sentiment_devtools.experiment.prometheus import read_arms
+from sentiment_devtools.experiment.visitors import VisitorSums
 from sentiment_devtools.stack.monitoring.config import RouteTiming, rule_groups
 from sentiment_devtools.stack.monitoring.servers import Ports, configure
 from sentiment_devtools.system import ARMS, SERVICES
 from support.monitoring import query, received_mail, start_all
 from support.services import ProcessGroup, Stack, free_port, launch_stack
+from support.visitor_sums import sums_in_store, visitors_in_store
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "k8s/components/monitoring/dashboards"
 DECLARATIONS = Path(__file__).resolve().parents[1] / "experiment/declarations"
-# What each arm's users do: (reviews, of which corrected).
-TRAFFIC = {"stable": (20, 2), "canary": (20, 4)}
+# What each arm's users do: each visitor's reviews, and how many of them they corrected (feedback on all).
+VISITORS = {"stable": [(8, 1), (6, 1), (4, 0), (2, 0)], "canary": [(4, 2), (4, 1), (4, 1), (4, 0), (4, 0)]}
+TRAFFIC = {version: tuple(map(sum, zip(*visitors, strict=True))) for version, visitors in VISITORS.items()}
+# New visitors each arm's frontend served a page to.
+FIRST_VISITS = 3
 # Grafana's built-in variables, as Grafana would fill them for a short time range.
 BUILT_IN = {"$__rate_interval": "30s", "$__range": "1h", "$__interval": "1s"}
 
@@ -38,6 +45,7 @@ class Watched:
     stacks: dict[str, Stack]
     prometheus: str
     maildir: Path
+    data_dir: Path  # each arm's store: reviews-<version>.db
 
 
 @contextmanager
@@ -63,7 +71,7 @@ def watching(release, documents, folder: Path, versions: Iterable[str]) -> Itera
             lambda scraped: scraped == {(job, version) for job in targets for version in stacks},
             what="a first scrape of every target",
         )
-        yield Watched(stacks, ports.prometheus_url, folder / "monitoring" / "mail")
+        yield Watched(stacks, ports.prometheus_url, folder / "monitoring" / "mail", folder)
     finally:
         group.stop_all()
 
@@ -112,14 +120,21 @@ def test_every_service_and_version_is_scraped_with_the_labels_the_service_monito
     assert {sample["value"][1] for sample in query(watched.prometheus, "up")} == {"1"}
 
 
-def test_every_recording_rule_has_a_value_for_both_versions(watched, documents):
+def test_every_recording_rule_has_a_value_for_both_versions_or_one_without_version(watched, documents):
     records = [
         rule["record"] for group in rule_groups(documents)["groups"] for rule in group["rules"] if "record" in rule
     ]
 
-    versions = {record: {s["metric"]["version"] for s in query(watched.prometheus, record)} for record in records}
+    versions = {
+        record: {s["metric"].get("version", "no version") for s in query(watched.prometheus, record)}
+        for record in records
+    }
 
-    assert {record: found for record, found in versions.items() if found != set(ARMS)} == {}
+    # The level (namespace_job_version:..., namespace_job:...) says whether a rule is split by version
+    expected = {
+        record: set(ARMS) if "version" in record.split(":")[0].split("_") else {"no version"} for record in records
+    }
+    assert {record: found for record, found in versions.items() if found != expected[record]} == {}
 
 
 def test_the_correction_rate_is_the_share_of_reviews_corrected_per_version(watched):
@@ -169,14 +184,17 @@ def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path,
         printed = capsys.readouterr().out
         print(printed)
         assert code == 0
-        # The services count no assignment nor per-visitor sums yet: no split to check, no verdict
-        assert "Decision: WITHHELD\n    - the services do not export experiment_assignments_total" in printed
+        # The split is checked first (6 visitors say nothing yet; the frontends' counts are read at the app-service's
+        # scrape, so increase() may extrapolate them a little), then the visitor-level test: far from the plan
+        assert re.search(r"assigned visitors stable \d, canary \d \(\d+\.\d%, declared 10%\): no mismatch", printed)
+        assert "Decision: CONTINUE" in printed
         assert chart.exists()
-        rows = dict(re.findall(r"^  (reviews|corrections|error ratio) {2,}(.+)$", printed, re.M))
+        rows = dict(re.findall(r"^  (visitors with a review|reviews|corrections|error ratio) {2,}(.+)$", printed, re.M))
         columns[version] = {label: re.split(r" {2,}", row)[column] for label, row in rows.items()}
 
     assert columns == {
         version: {
+            "visitors with a review": str(len(VISITORS[version])),
             "reviews": str(reviews),
             "corrections": str(corrected),
             # Each review's feedback and the arm's one version call are API requests too
@@ -184,6 +202,31 @@ def test_the_experiment_report_reads_the_traffic_each_arm_got(watched, tmp_path,
         }
         for version, (reviews, corrected) in TRAFFIC.items()
     }
+
+
+def test_the_reports_per_visitor_sums_are_those_of_the_stores_rows_and_give_the_delta_method_variance(watched):
+    last_scrapes = _values(watched.prometheus, 'timestamp(reviews_submitted_total{job="app-service"})')
+    frontend_scrapes = _values(watched.prometheus, 'timestamp(experiment_assignments_total{job="app-frontend"})')
+    for version in ARMS:
+        # Given what the arm's store holds, visitor by visitor
+        database = watched.data_dir / f"reviews-{version}.db"
+        visitors = np.array(visitors_in_store(database), dtype=float)
+        reviews, corrections = visitors[:, 0], visitors[:, 2]
+
+        # When the report reads the arm from Prometheus, at its last scrapes (where increase() is exact): the
+        # app-service's for the sums, the frontend's for the assignments
+        read = read_arms(watched.prometheus, "sentiment", window_seconds=3600, at=last_scrapes[version])[version]
+        assigned = read_arms(watched.prometheus, "sentiment", 3600, at=frontend_scrapes[version])[version].assignments
+
+        # Then its sums are the store's, and so is the delta method's variance of the correction rate
+        assert read.visitors == VisitorSums(**sums_in_store(database))
+        assert (assigned, read.reviews, read.corrections) == (FIRST_VISITS, *TRAFFIC[version])
+        rate = corrections.sum() / reviews.sum()
+        n = len(visitors)
+        per_visitor = n / (n - 1) * ((corrections - rate * reviews) ** 2).sum() / reviews.sum() ** 2
+        correction_rate = read.visitors.correction_rate()
+        assert float(correction_rate.ratio()) == pytest.approx(rate)
+        assert float(correction_rate.variance()) == pytest.approx(per_visitor, rel=1e-9)
 
 
 def test_a_stopped_model_service_pages_the_team_by_e_mail_within_a_minute(watched_canary):
@@ -226,21 +269,25 @@ def test_a_stopped_model_service_pages_the_team_by_e_mail_within_a_minute(watche
 
 
 def _drive_traffic(stacks: dict[str, Stack]) -> None:
-    """Each arm's users, as the page would call: reviews, then feedback, some of it a correction."""
-    for version, (reviews, corrected) in TRAFFIC.items():
+    """Each arm's users, as the page would call: new visitors open the page, then each visitor sends reviews
+    with their id, then feedback, some of it a correction."""
+    for version, visitors in VISITORS.items():
         stack = stacks[version]
-        for _ in range(3):
+        for _ in range(FIRST_VISITS):
             assert httpx.get(stack.frontend.url + "/").status_code == 200
         with httpx.Client(base_url=stack.app.url, headers={"X-App-Version": version}, timeout=10.0) as client:
             assert client.get("/api/v1/version").status_code == 200
-            for index in range(reviews):
-                answer = client.post("/api/v1/sentiment", json={"review": f"The risotto, visit {index}, was lovely."})
-                assert answer.status_code == 200, answer.text
-                predicted = answer.json()["label"]
-                other = "negative" if predicted == "positive" else "positive"
-                label = other if index < corrected else predicted
-                feedback = client.post(f"/api/v1/reviews/{answer.json()['id']}/feedback", json={"label": label})
-                assert feedback.status_code == 200, feedback.text
+            for number, (reviews, corrected) in enumerate(visitors):
+                visitor = {"X-Visitor-Id": f"visitor{number}".ljust(22, "x")}
+                for index in range(reviews):
+                    text = f"The risotto, visit {index}, was lovely."
+                    answer = client.post("/api/v1/sentiment", json={"review": text}, headers=visitor)
+                    assert answer.status_code == 200, answer.text
+                    predicted = answer.json()["label"]
+                    other = "negative" if predicted == "positive" else "positive"
+                    label = other if index < corrected else predicted
+                    feedback = client.post(f"/api/v1/reviews/{answer.json()['id']}/feedback", json={"label": label})
+                    assert feedback.status_code == 200, feedback.text
 
 
 def _values(prometheus: str, promql: str) -> dict[str, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Playwright, Request, Response
-from sentiment_devtools.checks.contract import VERSION_COOKIE
+from sentiment_devtools.checks.contract import VERSION_COOKIE, VISITOR_COOKIE
 from sentiment_devtools.stack.stack import LocalStack
 
 from support.mesh import REPO
@@ -77,8 +77,15 @@ class Visitor:
         self.context.add_cookies([{"name": VERSION_COOKIE, "value": version, "url": self.frontend_url}])
 
     def version_cookie(self) -> str | None:
+        return self._cookie(VERSION_COOKIE)
+
+    def visitor_id(self) -> str | None:
+        """The visitor-id cookie's value: HttpOnly, so the browser keeps it from the page's script, not from us."""
+        return self._cookie(VISITOR_COOKIE)
+
+    def _cookie(self, name: str) -> str | None:
         cookies = self.context.cookies(self.frontend_url)
-        return next((c["value"] for c in cookies if c["name"] == VERSION_COOKIE), None)
+        return next((c["value"] for c in cookies if c["name"] == name), None)
 
     def open(self) -> Response:
         response = self.page.goto(self.frontend_url)

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from sentiment_devtools.checks.contract import VERSION_COOKIE, VISITOR_COOKIE
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.manifests.render import render
 from sentiment_devtools.stack.instances import Ports
@@ -49,7 +50,8 @@ class Visit:
 
     status: int
     served_by: str | None
-    set_cookies: list[str]
+    set_cookies: list[str]  # of the app-version cookie, the routing's
+    visitor_cookies: list[str]  # of the visitor-id cookie, which the frontend sets
     headers: httpx.Headers
     body: bytes
 
@@ -104,7 +106,8 @@ class Mesh:
         return Visit(
             status=response.status_code,
             served_by=response.headers.get("x-served-by"),
-            set_cookies=response.headers.get_list("set-cookie"),
+            set_cookies=_set_cookies(response.headers, VERSION_COOKIE),
+            visitor_cookies=_set_cookies(response.headers, VISITOR_COOKIE),
             headers=response.headers,
             body=body,
         )
@@ -228,3 +231,7 @@ def app_service_requests(stack: LocalStack, route: str, method: str = "GET") -> 
                     and sample.labels["method"] == method
                 )
     return total
+
+
+def _set_cookies(headers: httpx.Headers, name: str) -> list[str]:
+    return [cookie for cookie in headers.get_list("set-cookie") if cookie.startswith(f"{name}=")]

@@ -1,6 +1,7 @@
 """The app factory: the settings and metrics, the lifespan that loads the template and the static files."""
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from app_frontend.settings import Settings
 from app_frontend.static_assets import STATIC_DIR, StaticAssets
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,6 +26,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
+        if settings.fault_drop_first_visits_share:
+            log.warning(
+                "FAULT_DROP_FIRST_VISITS_SHARE=%g: a fault for tests is on, %g of first visits get a 503",
+                settings.fault_drop_first_visits_share, settings.fault_drop_first_visits_share,
+            )  # fmt: skip
         assets = StaticAssets(STATIC_DIR)
         templates = Jinja2Templates(directory=TEMPLATES_DIR)
         templates.env.globals["static_url"] = assets.url

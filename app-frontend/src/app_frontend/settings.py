@@ -14,6 +14,13 @@ class Settings(ServiceSettings):
         description="Set the app-version cookie for a visitor without a valid one: true with no mesh in front, "
         "false behind Istio, whose VirtualService sets it.",
     )
+    fault_drop_first_visits_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="A FAULT FOR TESTS, never set in a deployment: answer this share of first visits (no valid "
+        "app-version cookie) with a 503 and count none of them (faults.py).",
+    )
 
     @property
     def api_url(self) -> str:

@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cors={
             "allow_origins": settings.cors_allowed_origins,
             "allow_methods": ["GET", "POST"],
-            "allow_headers": ["Content-Type", "X-App-Version"],
+            "allow_headers": ["Content-Type", "X-App-Version", "X-Visitor-Id"],
             "expose_headers": ["X-Served-By"],
             "max_age": 600,
         },

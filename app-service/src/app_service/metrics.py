@@ -3,6 +3,10 @@
 The experiment's primary metric is the correction rate per version:
     sum by (version) (rate(user_corrections_total[1h])) / sum by (version) (rate(reviews_submitted_total[1h]))
 Counters start at zero for every known label value, so a rate exists before the first event.
+
+The per-visitor sums of the experiment's delta method (visitor_sums.py) are counters too, named as the
+experiment report reads them (tools/src/experiment/prometheus.py, VISITOR_SERIES): the sums of M, F and C
+are reviews_submitted_total, user_feedback_total and user_corrections_total; the others are VISITOR_SUMS.
 """
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -17,6 +21,29 @@ FEEDBACK_OUTCOMES = ("confirmed", "corrected")
 MODEL_SERVICE_ERRORS = ("unavailable", "timeout", "bad_response")
 # What the X-App-Version request header said; any other value is counted as "invalid", never echoed.
 HEADER_VERSIONS = ("stable", "canary", "absent", "invalid")
+# How the X-Visitor-Id header of a stored review was: a valid id, none, or anything else (stored as none).
+VISITOR_ID_HEADERS = ("valid", "absent", "invalid")
+# The per-visitor sums beside those of M, F and C, by visitor_sums.SUMS name: metric name and help.
+VISITOR_SUMS = {
+    "visitors": ("experiment_visitors_total", "Visitors with a review, in this arm's experiment (n)."),
+    "reviews_squared": ("experiment_visitor_reviews_squared_total", "Sum over visitors of reviews squared (M^2)."),
+    "feedback_squared": (
+        "experiment_visitor_feedback_squared_total", "Sum over visitors of reviews with feedback squared (F^2).",
+    ),
+    "corrections_squared": (
+        "experiment_visitor_corrections_squared_total", "Sum over visitors of corrections squared (C^2).",
+    ),
+    "reviews_feedback": (
+        "experiment_visitor_reviews_feedback_total", "Sum over visitors of reviews times reviews with feedback (M F).",
+    ),
+    "reviews_corrections": (
+        "experiment_visitor_reviews_corrections_total", "Sum over visitors of reviews times corrections (M C).",
+    ),
+    "feedback_corrections": (
+        "experiment_visitor_feedback_corrections_total",
+        "Sum over visitors of reviews with feedback times corrections (F C).",
+    ),
+}  # fmt: skip
 # The answers of an API route whose counts the experiment reads (its error ratio): success, and the
 # model-service or store failures. They start at zero, or increase() would miss each series' first request.
 API_STATUSES = ("200", "502", "503")
@@ -56,6 +83,15 @@ class Metrics(ServiceMetrics):
             Counter, "model_service_errors_total", "Failed calls to the model-service, by reason.", "reason",
             MODEL_SERVICE_ERRORS,
         )  # fmt: skip
+        self.visitor_id_headers = self.by_label(
+            Counter, "reviews_by_header_visitor_id_total",
+            "Reviews stored, by their X-Visitor-Id header: a valid id, or none (absent, invalid) stored.",
+            "header_visitor_id", VISITOR_ID_HEADERS,
+        )  # fmt: skip
+        self.visitor_sums = {
+            name: self.of_this_arm(Counter, metric, documentation)
+            for name, (metric, documentation) in VISITOR_SUMS.items()
+        }
         self.header_versions = self.by_label(
             Counter, "requests_by_header_version_total", "API requests by the X-App-Version header they carried.",
             "header_version", HEADER_VERSIONS,

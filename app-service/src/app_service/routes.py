@@ -5,12 +5,13 @@ import logging
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, Security
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from service_kit.json_body import JSONBodyRoute
 from service_kit.schemas import Status
 from service_kit.settings import ARMS
+from service_kit.visitor_id import is_visitor_id
 
 from app_service import RELEASE
 from app_service.deps import StateDep
@@ -26,6 +27,7 @@ from app_service.schemas import (
 )
 from app_service.store import FeedbackOutcome, NewReview, StoreError
 from app_service.training_data import MEDIA_TYPE, format_training_tsv
+from app_service.visitor_sums import ONE_REVIEW, add_to, one_feedback
 
 log = logging.getLogger(__name__)
 ERRORS = {
@@ -65,10 +67,24 @@ async def require_export_key(key: Annotated[str | None, Security(export_key_head
 api = APIRouter(prefix="/api/v1", dependencies=[Depends(count_header_version)], route_class=JSONBodyRoute)
 
 
+VisitorIdHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Visitor-Id",
+        description="The visitor's random id (22 URL-safe characters), stored with the review; any other value is "
+        "stored as none.",
+    ),
+]
+
+
 @api.post("/sentiment", response_model=SentimentResponse, tags=["reviews"], responses=ERRORS)
-async def classify_review(body: ReviewRequest, state: StateDep) -> SentimentResponse:
-    """Classify a review with the model-service and store both; the id is for the user's feedback."""
+async def classify_review(
+    body: ReviewRequest, state: StateDep, visitor_id: VisitorIdHeader = None
+) -> SentimentResponse:
+    """Classify a review with the model-service and store both, with the visitor and the experiment; the id is for
+    the user's feedback."""
     model, store, metrics, settings = state.model, state.store, state.metrics, state.settings
+    visitor_header = "absent" if visitor_id is None else "valid" if is_visitor_id(visitor_id) else "invalid"
     prediction = await model.predict(body.review)
     review = NewReview(
         id=secrets.token_urlsafe(16),
@@ -78,11 +94,15 @@ async def classify_review(body: ReviewRequest, state: StateDep) -> SentimentResp
         model_version=prediction.model_version,
         model_service_version=prediction.app_version,
         app_version=settings.app_version,
+        visitor_id=visitor_id if visitor_header == "valid" else None,  # anything else is never kept nor echoed
+        experiment_id=settings.experiment_id,
     )
-    await store.add(review)
+    visitor = await store.add(review)
     metrics.reviews_submitted.inc()
     metrics.predictions[prediction.label].inc()
     metrics.awaiting_feedback.inc()
+    metrics.visitor_id_headers[visitor_header].inc()
+    add_to(metrics.visitor_sums, visitor, ONE_REVIEW)
     return SentimentResponse(
         id=review.id,
         label=prediction.label,
@@ -106,7 +126,8 @@ async def give_feedback(
     body: FeedbackRequest,
     state: StateDep,
 ) -> FeedbackResponse:
-    """Confirm or correct a prediction. Repeating the same feedback changes nothing; a different one is a 409."""
+    """Confirm or correct a prediction. Repeating the same feedback changes nothing; a different one is a 409.
+    The feedback counts for the visitor who wrote the review."""
     store, metrics = state.store, state.metrics
     feedback = await store.record_feedback(review_id, body.label)
     if feedback is None:
@@ -115,10 +136,12 @@ async def give_feedback(
         raise HTTPException(409, detail=f"feedback for this review was already given: {feedback.feedback_label}")
     corrected = feedback.predicted_label != body.label
     if feedback.outcome is FeedbackOutcome.RECORDED:
+        assert feedback.visitor is not None  # the store counts every recorded feedback for its visitor
         metrics.feedback["corrected" if corrected else "confirmed"].inc()
         metrics.awaiting_feedback.dec()
         if corrected:
             metrics.corrections[feedback.predicted_label, body.label].inc()
+        add_to(metrics.visitor_sums, feedback.visitor, one_feedback(corrected))
     return FeedbackResponse(
         id=review_id,
         label=body.label,

@@ -26,6 +26,11 @@ class Settings(ServiceSettings):
         default_factory=list, description="Comma-separated origins of the frontend allowed to call the API."
     )
     show_confidence: bool = Field(False, description="Include the model's confidence in answers (feature flag).")
+    experiment_id: str = Field(
+        "",
+        pattern=r"^([a-z0-9][a-z0-9-]{0,62})?$",
+        description="The id of the declared experiment this arm takes part in, stored with each review; empty: none.",
+    )
     max_request_bytes: int = Field(
         65_536, ge=1_024, le=10_485_760, description="Larger request bodies are refused with a 413 before parsing."
     )

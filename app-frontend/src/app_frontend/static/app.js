@@ -1,5 +1,6 @@
 // The review page: send a review to the app-service, show the verdict, send the user's feedback.
-// Every call carries X-App-Version, so the mesh keeps the visitor on one arm end to end.
+// Every call carries X-App-Version, so the mesh keeps the visitor on one arm end to end, and X-Visitor-Id,
+// the visitor's random id (the experiment's unit: docs/architecture.md), which the page was rendered with.
 
 const REQUEST_TIMEOUT_MS = 10000;
 const MAX_REVIEW_CHARS = 5000;
@@ -12,6 +13,7 @@ const root = document.getElementById("app");
 const config = {
   apiUrl: root.dataset.apiUrl,
   version: root.dataset.appVersion,
+  visitorId: root.dataset.visitorId,
   showConfidence: root.dataset.showConfidence === "true",
 };
 const $ = (id) => document.getElementById(id);
@@ -44,7 +46,11 @@ async function post(path, body) {
   try {
     response = await fetch(config.apiUrl + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-App-Version": config.version },
+      headers: {
+        "Content-Type": "application/json",
+        "X-App-Version": config.version,
+        "X-Visitor-Id": config.visitorId,
+      },
       body: JSON.stringify(body),
       signal: controller.signal,
     });

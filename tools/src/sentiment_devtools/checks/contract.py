@@ -13,6 +13,8 @@ TMP_DIR = "/tmp"  # noqa: S108 (a path inside the container, not on this machine
 
 # The cookie the frontend VirtualService routes by: app-version=stable|canary.
 VERSION_COOKIE = "app-version"
+# The visitor's random id, a cookie of its own (never the one above): the experiment's unit of analysis.
+VISITOR_COOKIE = "visitor-id"
 
 MODEL_CACHE_DIR_DEFAULT = "/var/cache/model-service"
 MODEL_URL_TEMPLATE_DEFAULT = "https://github.com/{repository}/releases/download/{version}/{asset}"

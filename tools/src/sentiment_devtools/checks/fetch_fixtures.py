@@ -14,16 +14,19 @@ or missing upstream fails the fetch, and nothing is written. DIR is replaced who
 import argparse
 import hashlib
 import io
-import json
-import shutil
 import sys
 import tarfile
-import tempfile
 from pathlib import Path, PurePosixPath
 
 import httpx
 
-from sentiment_devtools.checks.fetch_schemas import CONNECT_SECONDS, READ_SECONDS, FetchError, download_bytes
+from sentiment_devtools.checks.fetch_schemas import (
+    CONNECT_SECONDS,
+    READ_SECONDS,
+    FetchError,
+    download_bytes,
+    replace_folder,
+)
 
 CODELOAD = "https://codeload.github.com"
 REPOSITORY = "kubernetes/pod-security-admission"
@@ -34,7 +37,6 @@ RELEASES = ("v1.33", "v1.37")
 LISTING_SHA256 = "cfd8435f2a8432b614ca1d6ac8363eda970d64d122a091aaf00e5dc86441ba09"
 # The repository's whole source archive is a few megabytes.
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
-SOURCES_FILE = "SOURCES.json"
 
 
 def archive_url(base_url: str = CODELOAD) -> str:
@@ -86,17 +88,7 @@ def fetch(out: Path, base_url: str = CODELOAD, timeout: httpx.Timeout | None = N
     timeout = timeout or httpx.Timeout(READ_SECONDS, connect=CONNECT_SECONDS)
     with httpx.Client(timeout=timeout, follow_redirects=True) as client:
         files = extract(download_bytes(client, url, MAX_ARCHIVE_BYTES), url)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as work:
-        staged = Path(work) / "fixtures"
-        for name, content in files.items():
-            (staged / name).parent.mkdir(parents=True, exist_ok=True)
-            (staged / name).write_bytes(content)
-        sources = {"url": url, "releases": list(RELEASES), "listing_sha256": LISTING_SHA256}
-        (staged / SOURCES_FILE).write_text(json.dumps(sources, indent=1) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        staged.rename(out)
+    replace_folder(out, files, {"url": url, "releases": list(RELEASES), "listing_sha256": LISTING_SHA256})
     return len(files)
 
 

@@ -118,18 +118,23 @@ def fetch(
             url = bundle.url(base_url)
             files |= extract(bundle, download(client, url, max_bytes), url)
             sources.append({"url": url, "schemas": sorted(bundle.schemas)})
+    replace_folder(out, files, {"set": schema_set.name, "description": schema_set.description, "sources": sources})
+    return len(files)
+
+
+def replace_folder(out: Path, files: dict[str, bytes], sources: dict) -> None:
+    """Write `files` (relative paths) and SOURCES_FILE into a staging folder beside `out`, then put it in its place:
+    `out` holds either all of them, checked, or what it held before."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as work:
-        staged = Path(work) / "schemas"
+        staged = Path(work) / out.name
         for name, content in files.items():
             (staged / name).parent.mkdir(parents=True, exist_ok=True)
             (staged / name).write_bytes(content)
-        manifest = {"set": schema_set.name, "description": schema_set.description, "sources": sources}
-        (staged / SOURCES_FILE).write_text(json.dumps(manifest, indent=1) + "\n")
+        (staged / SOURCES_FILE).write_text(json.dumps(sources, indent=1) + "\n")
         if out.exists():
             shutil.rmtree(out)
         staged.rename(out)
-    return len(files)
 
 
 def main(argv: list[str] | None = None, base_url: str = RAW_GITHUB) -> int:
