@@ -66,6 +66,8 @@ class StandInModelService:
                                      "app_version": "canary"})  # fmt: skip
 
             def do_GET(self) -> None:
+                if self.path == "/readyz" and stand_in.mode == "slow":
+                    time.sleep(stand_in.delay_seconds)
                 if self.path == "/readyz" and stand_in.mode == "error":
                     self._send(503, {"status": "not ready", "detail": "model not loaded"})
                 elif self.path == "/readyz":

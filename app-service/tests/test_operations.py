@@ -1,5 +1,7 @@
 """Versions, probes, metrics, CORS and the version header: what operators and the mesh rely on."""
 
+import time
+
 import pytest
 
 REVIEW = {"review": "The pizza was wonderful."}
@@ -41,6 +43,22 @@ def test_ready_when_the_store_answers_reporting_the_model_service_without_failin
     assert model_not_ready.json()["model_service"] == "not ready: model not loaded"
     assert model_service_down.json()["model_service"].startswith("unreachable: cannot reach the model-service")
     assert client.get("/healthz").json() == {"status": "ok", "detail": ""}
+
+
+def test_ready_within_the_probe_timeout_when_the_model_service_is_slow_to_say_it_is_ready(make_client, model_service):
+    # Given a model-service that takes 2 s to answer its /readyz, and the app-service's predictions allowed 2 s
+    model_service.mode = "slow"
+    client = make_client(model_service_timeout_seconds=2.0, model_service_readiness_timeout_seconds=0.2)
+
+    # When the kubelet asks the app-service's /readyz
+    started = time.monotonic()
+    answer = client.get("/readyz")
+    elapsed = time.monotonic() - started
+
+    # Then it is ready, says the model-service is slow, and answers within the kubelet's default probe timeout (1 s)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model_service"] == "unreachable: the model-service did not answer /readyz within 0.2 s"
+    assert elapsed < 1.0, f"/readyz took {elapsed:.2f} s: the kubelet would have marked the pod NotReady"
 
 
 def test_every_experiment_metric_starts_at_zero_split_by_version(make_client):

@@ -2,10 +2,12 @@
 and each write's visitor counts exact with two writers at once."""
 
 import asyncio
+import contextlib
 import random
 import sqlite3
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 import pytest
@@ -249,3 +251,39 @@ def test_two_writers_at_once_count_every_visitor_exactly(tmp_path):
     expected = sums_in_store(path)
     assert expected["reviews"] == len(written)
     assert {name: counted[name] for name in expected} == expected
+
+
+def test_the_first_feedback_wins_when_two_writers_race_on_one_review(tmp_path):
+    # Given one database, two processes' stores on it (two connections), and reviews without feedback
+    path = str(tmp_path / "reviews.db")
+    first_writer, second_writer = open_store(path), open_store(path)
+    ids = [f"r{index}" for index in range(200)]
+    for review_id in ids:
+        run(first_writer.add(new_review(review_id)))
+
+    # When, for each review, both give their feedback at the same moment: different labels on the even ones,
+    # the same label on the odd ones
+    def race(review_id: str, labels: tuple[Label, Label]) -> list:
+        start = threading.Barrier(2)
+
+        def give(store, label: Label):
+            start.wait()
+            return run(store.record_feedback(review_id, label))
+
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(give, (first_writer, second_writer), labels))
+
+    different, same = ("negative", "positive"), ("negative", "negative")
+    results = {review_id: race(review_id, different if index % 2 == 0 else same) for index, review_id in enumerate(ids)}
+    first_writer.close()
+    second_writer.close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        stored = dict(db.execute("SELECT id, feedback_label FROM reviews").fetchall())
+
+    # Then exactly one of the two recorded it, the other was told what was recorded, and that is what is stored
+    for index, (review_id, answers) in enumerate(results.items()):
+        outcomes = sorted(answer.outcome.value for answer in answers)
+        expected = ["conflict", "recorded"] if index % 2 == 0 else ["recorded", "unchanged"]
+        assert outcomes == expected, (review_id, answers)
+        winner = next(answer for answer in answers if answer.outcome is FeedbackOutcome.RECORDED)
+        assert {answer.feedback_label for answer in answers} == {winner.feedback_label} == {stored[review_id]}

@@ -28,11 +28,22 @@ class FakeGitHub:
         self.requests: Counter[str] = Counter()
         self.truncate: set[str] = set()
         self.delay_seconds = 0.0
+        self.in_flight = 0  # requests received and not yet answered in full
+        self._lock = threading.Lock()
         github = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                github.requests[self.path] += 1
+                with github._lock:
+                    github.requests[self.path] += 1
+                    github.in_flight += 1
+                try:
+                    self._answer()
+                finally:
+                    with github._lock:
+                        github.in_flight -= 1
+
+            def _answer(self) -> None:
                 parts = self.path.strip("/").split("/")
                 if len(parts) == 6 and parts[2:4] == ["releases", "download"]:
                     self.send_response(302)
@@ -158,15 +169,36 @@ def test_a_tampered_asset_is_refused_and_never_unpickled(release, github, start_
     assert "refused" in error_lines[0]
 
 
-def test_a_truncated_download_leaves_nothing_in_the_cache(release, github, start_service, tmp_path):
+def test_a_truncated_download_is_tried_as_often_as_configured_and_leaves_nothing_in_the_cache(
+    release, github, start_service, tmp_path
+):
+    # Given a model host that always cuts the artifact short, and a service allowed 2 attempts per fetch
     github.truncate.add("model.joblib")
     cache = tmp_path / "cache"
     service = start_service(**service_env(release, github, cache))
 
-    detail = unready_saying(service, "gave up after 2 attempts", cache, cached=[f".{release.version}.lock"])
+    # When it has given up at least once: seen between two of its fetches, with no request in flight and the
+    # cache as a failed fetch leaves it (read last, so that a fetch begun meanwhile shows there)
+    def between_fetches() -> tuple[int, str, int, int, int, list[str]]:
+        gave_up = sum("gave up after 2 attempts" in line for line in service.log().splitlines())
+        downloads, in_flight = github.downloads("model.joblib"), github.in_flight
+        response = httpx.get(f"{service.url}/readyz", timeout=5)
+        return response.status_code, response.json()["detail"], gave_up, downloads, in_flight, files_in(cache)
 
+    # Then it says why, every fetch it gave up made exactly its 2 attempts, each finished, and nothing is cached:
+    # a state the service passes through between its fetches, and only if each makes its 2 attempts
+    _, detail, *_ = wait_until(
+        between_fetches,
+        lambda seen: (seen[0], seen[4], seen[5]) == (503, 0, [f".{release.version}.lock"]) and seen[2] >= 1
+        and seen[3] == 2 * seen[2],
+        what="a fetch given up after its 2 downloads, none in flight, the cache clean",
+        ignoring=(httpx.TransportError,),
+        context=lambda: f"log:\n{service.log()}",
+        describe=lambda seen: f"readyz {seen[0]}, {seen[2]} fetches given up, {seen[3]} downloads, "
+        f"{seen[4]} in flight, cache {seen[5]}",
+    )  # fmt: skip
+    assert "gave up after 2 attempts" in detail
     assert "model.joblib" in detail, detail
-    assert github.downloads("model.joblib") >= 2
 
 
 def test_two_processes_starting_on_one_cache_download_once(release, github, start_service, tmp_path):

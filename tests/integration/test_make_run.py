@@ -139,11 +139,13 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
         )
         # Prometheus takes its targets a few seconds after it is ready (at its first target sync), and scrapes
         # each within a scrape interval of that: wait for both, as a person opening its Targets page would.
-        every_target = {f"{job}/{job}-{version}" for job in SERVICES for version in ARMS}
+        # The gateway too, as its PodMonitor names it: the local Envoy's own statistics.
+        gateway = "sentiment-ingressgateway/sentiment-ingressgateway-local"
+        every_target = {f"{job}/{job}-{version}" for job in SERVICES for version in ARMS} | {gateway}
         wait_until(
             lambda: prometheus_targets(prometheus),
             lambda targets: set(targets) == every_target,
-            what="Prometheus to discover both versions of the three services",
+            what="Prometheus to discover both versions of the three services, and the gateway",
         )
         targets = wait_until(
             lambda: prometheus_targets(prometheus),

@@ -6,13 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
-from sentiment_devtools.checks.schemas import SchemaValidator
+from sentiment_devtools.checks.schemas import OLDEST_ISTIO, SchemaValidator
 from sentiment_devtools.manifests.render import render
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 # CI and developer machines have the CRD schemas beside the project.
 SCHEMAS = Path(os.environ.get("K8S_SCHEMAS_DIR", REPO.parent / "shared" / "schemas"))
+# And those of the oldest Istio supported, which the Istio resources must validate against too.
+OLDEST_ISTIO_SCHEMAS = Path(os.environ.get("K8S_SCHEMAS_ISTIO_1_26_DIR", REPO.parent / "shared" / "schemas-istio-1.26"))
 
 
 @pytest.fixture(scope="session")
@@ -43,4 +45,4 @@ def documents(rendered) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def validator() -> SchemaValidator:
-    return SchemaValidator(SCHEMAS)
+    return SchemaValidator(SCHEMAS, also={f"Istio {OLDEST_ISTIO}": OLDEST_ISTIO_SCHEMAS})

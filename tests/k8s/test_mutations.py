@@ -3,9 +3,11 @@ bug (the bugs of the Helm charts we replace, and their cousins) makes the
 check meant for it report that bug, in words that say what is wrong."""
 
 import json
+import shutil
 
 import pytest
 from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
+from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.system import ARMS
 
@@ -75,6 +77,15 @@ def drop_tmp_mount(documents):
 
 def rename_readiness_path(documents):
     container(documents, "app-service-stable")["readinessProbe"]["httpGet"]["path"] = "/ready"
+
+
+def readyz_waits_longer_than_its_probe(documents):
+    find(documents, "ConfigMap", "app-service-stable")["data"]["MODEL_SERVICE_READINESS_TIMEOUT_SECONDS"] = "2"
+
+
+def probe_timeout_below_what_readyz_waits(documents):
+    container(documents, "app-service-canary")["readinessProbe"]["timeoutSeconds"] = 1
+    find(documents, "ConfigMap", "app-service-canary")["data"]["MODEL_SERVICE_READINESS_TIMEOUT_SECONDS"] = "1"
 
 
 def point_liveness_at_another_port(documents):
@@ -211,6 +222,26 @@ def drop_circuit_breaking(documents):
     del find(documents, "DestinationRule", "model-service")["spec"]["trafficPolicy"]["outlierDetection"]
 
 
+def model_services_anywhere(documents):
+    del pod_spec(documents, "model-service-canary")["affinity"]
+
+
+def model_services_only_preferably_together(documents):
+    affinity = pod_spec(documents, "model-service-stable")["affinity"]["podAffinity"]
+    term = affinity.pop("requiredDuringSchedulingIgnoredDuringExecution")[0]
+    affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [{"weight": 100, "podAffinityTerm": term}]
+
+
+def model_services_together_per_arm_only(documents):
+    affinity = pod_spec(documents, "model-service-stable")["affinity"]["podAffinity"]
+    term = affinity["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    term["labelSelector"] = {"matchLabels": {"app": "model-service", "version": "stable"}}
+
+
+def app_service_rolls_out_beside_itself(documents):
+    find(documents, "Deployment", "app-service-canary")["spec"]["strategy"] = {"type": "RollingUpdate"}
+
+
 def route_to_undefined_subset(documents):
     http_routes(documents, "app-service")[0]["route"][0]["destination"]["subset"] = "v2"
 
@@ -270,11 +301,31 @@ def rule_selects_unknown_job(documents):
 
 
 def alert_without_runbook(documents):
-    del alert(documents, "TargetDown")["annotations"]["runbook_url"]
+    del alert(documents, "SentimentTargetDown")["annotations"]["runbook_url"]
 
 
 def alert_with_unknown_severity(documents):
-    alert(documents, "TargetDown")["labels"]["severity"] = "page"
+    alert(documents, "SentimentTargetDown")["labels"]["severity"] = "page"
+
+
+def slo_without_the_gateway(documents):
+    groups = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"]
+    for rule in (rule for group in groups for rule in group["rules"]):
+        if rule.get("record", "").startswith("namespace_job_version:slo_errors:"):
+            window = rule["record"].rpartition("_")[2]
+            rule["expr"] = f'namespace_job_version:http_request_errors:ratio_{window}{{job="app-service"}}'
+
+
+def gateway_not_scraped(documents):
+    documents.remove(find(documents, "PodMonitor", "sentiment-ingressgateway"))
+
+
+def gateway_metrics_port_undeclared(documents):
+    del container(documents, "sentiment-ingressgateway")["ports"]
+
+
+def alert_named_as_the_stacks(documents):
+    alert(documents, "SentimentTargetDown")["alert"] = "TargetDown"
 
 
 def dashboard_without_label(documents):
@@ -448,6 +499,42 @@ def cors_allows_plain_http(documents):
 
 
 MUTATIONS = [
+    (
+        model_services_anywhere,
+        wiring.read_write_once_claims_attach,
+        "PersistentVolumeClaim/model-cache (ReadWriteOnce): Deployment/model-service-canary's pods mount it beside "
+        "Deployment/model-service-stable and its own new pod in a rollout, and nothing requires them on one node: on "
+        "a multi-node cluster with block storage they stay in ContainerCreating (Multi-Attach error)",
+    ),
+    (
+        model_services_only_preferably_together,
+        wiring.read_write_once_claims_attach,
+        "Deployment/model-service-stable's pods mount it beside Deployment/model-service-canary and its own new pod "
+        "in a rollout, and nothing requires them on one node",
+    ),
+    (
+        model_services_together_per_arm_only,
+        wiring.read_write_once_claims_attach,
+        "Deployment/model-service-stable's pods mount it beside Deployment/model-service-canary and its own new pod",
+    ),
+    (
+        app_service_rolls_out_beside_itself,
+        wiring.read_write_once_claims_attach,
+        "PersistentVolumeClaim/app-service-data-canary (ReadWriteOnce): Deployment/app-service-canary's pods mount it "
+        "beside its own new pod in a rollout, and nothing requires them on one node",
+    ),
+    (
+        readyz_waits_longer_than_its_probe,
+        pods.readiness_probes_outlast_readyz,
+        "Deployment/app-service-stable: app-service readinessProbe gives up after 1 s (timeoutSeconds, the kubelet's "
+        "default), and its /readyz waits up to 2 s (MODEL_SERVICE_READINESS_TIMEOUT_SECONDS): a slow dependency",
+    ),
+    (
+        probe_timeout_below_what_readyz_waits,
+        pods.readiness_probes_outlast_readyz,
+        "Deployment/app-service-canary: app-service readinessProbe gives up after 1 s (timeoutSeconds), and its "
+        "/readyz waits up to 1 s",
+    ),
     # (mutation, check that must catch it, what it must say)
     (weights_not_100, routing.weighted_splits, "weights {'stable': 85, 'canary': 20} add up to 105, not 100"),
     (swap_cookies, routing.weighted_splits, "the stable destination must set the cookie app-version=stable"),
@@ -662,11 +749,38 @@ MUTATIONS = [
         monitoring.rules_select_scraped_targets,
         'rule AppServiceErrorBudgetBurnFast selects job="app-svc", and no scraped target has it',
     ),
-    (alert_without_runbook, monitoring.alerts_are_actionable, "alert TargetDown lacks the annotations ['runbook_url']"),
+    (
+        alert_without_runbook,
+        monitoring.alerts_are_actionable,
+        "alert SentimentTargetDown lacks the annotations ['runbook_url']",
+    ),
     (
         alert_with_unknown_severity,
         monitoring.alerts_are_actionable,
-        "alert TargetDown has severity 'page', not one of ('critical', 'warning')",
+        "alert SentimentTargetDown has severity 'page', not one of ('critical', 'warning')",
+    ),
+    (
+        slo_without_the_gateway,
+        monitoring.every_scraped_job_is_alerted_on,
+        "job sentiment-ingressgateway is scraped, and no alert reads its metrics (nor a recording rule an alert "
+        "reads): its failures page nobody",
+    ),
+    (
+        gateway_not_scraped,
+        monitoring.pod_monitors_select_pods,
+        "Gateway/sentiment-gateway: its pods (Deployment/sentiment-ingressgateway) answer every user's request, and no "
+        "PodMonitor scrapes them",
+    ),
+    (
+        gateway_metrics_port_undeclared,
+        monitoring.pod_monitors_select_pods,
+        "PodMonitor/sentiment-ingressgateway: scrapes port http-envoy-prom, which "
+        "Deployment/sentiment-ingressgateway's containers do not declare",
+    ),
+    (
+        alert_named_as_the_stacks,
+        monitoring.alert_names_are_our_own,
+        "alert TargetDown has the name of a kube-prometheus-stack default alert",
     ),
     (break_promql, tools.rule_problems, "promtool check rules failed"),
     (dashboard_without_label, monitoring.dashboards_are_valid, 'lacks the label grafana_dashboard: "1"'),
@@ -885,6 +999,33 @@ def test_a_misspelled_label_field_of_a_custom_resource_fails_validation(document
     assert validator.problems(monitor) == [
         "ServiceMonitor/sentiment-canary: metadata: Additional properties are not allowed ('lables' was unexpected)"
     ]
+
+
+def test_a_field_only_a_newer_istio_knows_fails_validation_against_the_oldest_supported(documents, validator):
+    # A field a newer Istio added (in the newest schemas, not 1.26's): Istio 1.26's API server refuses it (strict field
+    # validation), or with validation off drops it: the circuit breaker would not count those codes.
+    rule = find(documents, "DestinationRule", "model-service")
+    rule["spec"]["trafficPolicy"]["outlierDetection"]["outlierDetectionHttpErrorCodes"] = [503]
+    assert validator.problems(rule) == [
+        "DestinationRule/model-service: spec.trafficPolicy.outlierDetection: Additional properties are not allowed "
+        "('outlierDetectionHttpErrorCodes' was unexpected) (by Istio 1.26's schemas, the oldest supported)"
+    ]
+
+
+def test_a_kind_the_oldest_supported_istio_lacks_fails_validation(tmp_path, documents, validator):
+    # Given the oldest Istio's schemas without the EnvoyFilter kind, as an Istio before it had one
+    older = tmp_path / "older-istio"
+    (oldest,) = validator.also.values()
+    shutil.copytree(oldest, older)
+    (older / "networking.istio.io" / "envoyfilter_v1alpha3.json").unlink()
+
+    problems = SchemaValidator(validator.schema_dir, also={"Istio 0.1": older}).problems(
+        find(documents, "EnvoyFilter", "rate-limits")
+    )
+
+    assert len(problems) == 1
+    assert problems[0].startswith("EnvoyFilter/rate-limits: no schema for networking.istio.io/v1alpha3 EnvoyFilter")
+    assert problems[0].endswith("(by Istio 0.1's schemas, the oldest supported)")
 
 
 def test_a_kind_without_schema_fails_validation(validator):

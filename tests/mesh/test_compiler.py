@@ -533,6 +533,12 @@ def test_a_gateway_whose_pods_name_no_trusted_proxy_trusts_none_as_istio_does(po
     assert listener(config, "ingress_http")["xff_num_trusted_hops"] == 0
 
 
+def test_which_stats_the_gateway_keeps_changes_nothing_locally():
+    stats = "gatewayTopology: {numTrustedProxies: 0}\nproxyStatsMatcher: {inclusionRegexps: ['.*']}\n"
+
+    assert compiled([*base_manifests(), gateway_deployment(stats)]) == compiled(base_manifests())
+
+
 def test_the_proxy_config_of_pods_that_are_not_the_gateway_is_not_read():
     sidecar = gateway_deployment("holdApplicationUntilProxyStarts: true", name="api", labels={"app": "api"})
 

@@ -29,6 +29,16 @@ def volume(path: Path) -> Path:
     return path
 
 
+def run_unhardened(podman: Podman, image: str, *command: str) -> tuple[int, str]:
+    """`command` in a fresh container of `image` with none of the pods' hardening (no --read-only, --cap-drop,
+    no-new-privileges, --user): what it shows is the image's own doing. Its exit code and output."""
+    result = podman.run(
+        "run", "--rm", "--network", "host", "--health-interval", "disable", image, *command,
+        check=False, timeout=STARTUP_SECONDS,
+    )  # fmt: skip
+    return result.returncode, result.stdout + result.stderr
+
+
 class Container:
     def __init__(
         self,

@@ -95,9 +95,13 @@ class ServiceProcess:
         """The process's exit code, or None while it runs."""
         return self._supervisor.process(self.name).popen.poll()
 
+    @property
+    def pid(self) -> int:
+        return self._supervisor.process(self.name).popen.pid
+
     def run_state(self) -> str:
         """The kernel's one-letter state of the process: R running, S sleeping, T stopped by a signal..."""
-        stat = Path(f"/proc/{self._supervisor.process(self.name).popen.pid}/stat").read_text()
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
         return stat.rpartition(")")[2].split()[0]  # the name, in parentheses, may hold spaces
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:

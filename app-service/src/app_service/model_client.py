@@ -7,6 +7,7 @@ an answer came: a prediction has no side effects, so the retry is safe, and a
 timeout is never retried, so a slow model-service costs one timeout, not two.
 """
 
+import asyncio
 import logging
 import time
 from typing import Literal, TypeVar
@@ -69,10 +70,14 @@ class ModelClient:
     async def version(self) -> ModelServiceVersion:
         return _parse(await self._get("/version"), ModelServiceVersion)
 
-    async def readiness(self) -> str:
-        """'ready', or what keeps the model-service from being ready; never raises."""
+    async def readiness(self, deadline_seconds: float) -> str:
+        """'ready', or what keeps the model-service from being ready, within `deadline_seconds` in all (connect and
+        answer, however the client's own timeouts add up); never raises."""
         try:
-            response = await self._get("/readyz")
+            async with asyncio.timeout(deadline_seconds):
+                response = await self._get("/readyz")
+        except TimeoutError:
+            return f"unreachable: the model-service did not answer /readyz within {deadline_seconds:g} s"
         except ModelServiceError as error:
             return f"unreachable: {error}"
         return "ready" if response.status_code == 200 else f"not ready: {_detail(response)}"

@@ -185,8 +185,9 @@ async def version(state: StateDep) -> VersionResponse:
 
 async def readiness(state: StateDep) -> ReadyStatus:
     """Ready when the store answers. The model-service's state is reported, never failed on:
-    a model-service outage must not take the app-service out of its Service too."""
-    model_service = await state.model.readiness()
+    a model-service outage must not take the app-service out of its Service too, nor a slow one: its answer is
+    awaited for MODEL_SERVICE_READINESS_TIMEOUT_SECONDS at most, within the kubelet's probe timeout."""
+    model_service = await state.model.readiness(state.settings.model_service_readiness_timeout_seconds)
     try:
         await state.store.check()
     except StoreError as error:

@@ -15,6 +15,13 @@ class Settings(ServiceSettings):
     model_service_timeout_seconds: float = Field(
         2.0, gt=0, le=60, description="Read timeout of one call to the model-service; then the answer is a 503."
     )
+    model_service_readiness_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=30,
+        description="The most /readyz waits for the model-service's readiness, which it reports: within the "
+        "kubelet's probe timeout (1 s by default), so a slow model-service never makes this service NotReady.",
+    )
     database_url: str = Field(
         "sqlite:////var/lib/app-service/reviews.db",
         description="sqlite:///relative/path or sqlite:////absolute/path; a volume per version.",

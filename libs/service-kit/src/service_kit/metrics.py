@@ -34,7 +34,7 @@ class ServiceMetrics:
     def __init__(self, service: str, version: str, release: str) -> None:
         self.version = version
         self.registry = CollectorRegistry()
-        # Present on every scrape of a running process: the TargetDown alert looks for it.
+        # Present on every scrape of a running process: the SentimentTargetDown alert looks for it.
         Gauge("app_info", f"The running {service} (value 1).", ["version", "release"], registry=self.registry).labels(
             version, release
         ).set(1)

@@ -42,6 +42,12 @@ MODEL_SETTINGS = (
 
 SQLITE_PREFIX = "sqlite:///"
 
+# What a probe waits for an answer when it does not say (the kubelet's default timeoutSeconds).
+PROBE_TIMEOUT_DEFAULT_SECONDS = 1
+# The most each service's /readyz waits for what it asks before it answers: {service: (setting, its default)}.
+# The app-service asks the model-service's readiness (and reports it, never fails on it).
+READINESS_WAITS = {"app-service": ("MODEL_SERVICE_READINESS_TIMEOUT_SECONDS", 0.5)}
+
 
 def data_folders(app: str, env: Mapping[str, str]) -> dict[str, str]:
     """The folders a service keeps data in, given its environment: {setting: folder}."""

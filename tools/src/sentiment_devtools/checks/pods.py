@@ -68,6 +68,29 @@ def probes_and_metrics_paths(m: Manifests) -> list[str]:
     return problems
 
 
+def readiness_probes_outlast_readyz(m: Manifests) -> list[str]:
+    """A readiness probe waits longer than the service's /readyz may take (contract.READINESS_WAITS): otherwise a
+    slow dependency, which /readyz reports but never fails on, times the probe out and takes the pod out of its
+    Service, and the gateway answers `503 no healthy upstream`."""
+    problems = []
+    for workload in m.app_workloads(tuple(contract.READINESS_WAITS)):
+        setting, default = contract.READINESS_WAITS[workload.app]
+        for container in workload.containers:
+            probe = container.get("readinessProbe")
+            if probe is None:
+                continue  # probes_and_metrics_paths says so
+            waits = float(m.environment(workload, container).get(setting, default))
+            timeout = probe.get("timeoutSeconds", contract.PROBE_TIMEOUT_DEFAULT_SECONDS)
+            if waits >= timeout:
+                said = "" if "timeoutSeconds" in probe else ", the kubelet's default"
+                problems.append(
+                    f"{workload.ref}: {container['name']} readinessProbe gives up after {timeout} s (timeoutSeconds"
+                    f"{said}), and its /readyz waits up to {waits:g} s ({setting}): a slow dependency would make the "
+                    "pod NotReady, and the gateway answer 503 no healthy upstream"
+                )
+    return problems
+
+
 def every_service_runs_in_every_arm(m: Manifests) -> list[str]:
     """One Deployment per service and arm, its pods labelled app and version, and APP_VERSION (which labels their
     metrics) saying the same arm: the overlays of k8s/arms/ make them so, and this says when they do not."""

@@ -24,6 +24,7 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     wiring.service_ports_exist,
     wiring.references_exist,
     wiring.claims_bind,
+    wiring.read_write_once_claims_attach,
     routing.destination_rule_subsets,
     routing.virtual_service_routes,
     routing.weighted_splits,
@@ -32,6 +33,7 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     rate_limits.the_gateway_sees_the_client,
     pods.data_folders_are_mounted,
     pods.probes_and_metrics_paths,
+    pods.readiness_probes_outlast_readyz,
     pods.every_service_runs_in_every_arm,
     pods.pods_are_hardened,
     pods.images_are_pinned,
@@ -44,8 +46,11 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     security.only_the_app_service_calls_the_model_service,
     security.cors_allows_only_the_frontend,
     monitoring.service_monitors_select_services,
+    monitoring.pod_monitors_select_pods,
     monitoring.rules_select_scraped_targets,
+    monitoring.every_scraped_job_is_alerted_on,
     monitoring.alerts_are_actionable,
+    monitoring.alert_names_are_our_own,
     monitoring.dashboards_are_valid,
 )
 

@@ -1,9 +1,17 @@
 """The resources agree with each other: selectors select pods, one Service per service selects both arms, named
-ports exist, everything a pod reads exists, and a claim that names its volume can bind to it."""
+ports exist, everything a pod reads exists, a claim that names its volume can bind to it, and every pod of a
+ReadWriteOnce claim can attach it."""
 
 import re
 
-from sentiment_devtools.manifests.model import Manifests, env_references, label_selector_matches, namespace, ref
+from sentiment_devtools.manifests.model import (
+    Manifests,
+    Workload,
+    env_references,
+    label_selector_matches,
+    namespace,
+    ref,
+)
 from sentiment_devtools.system import SERVICES
 
 
@@ -119,6 +127,60 @@ def claims_bind(m: Manifests) -> list[str]:
         if _quantity(requested) > _quantity(capacity):
             problems.append(f"{ref(claim)}: asks more storage than PersistentVolume/{volume_name} has")
     return problems
+
+
+HOSTNAME = "kubernetes.io/hostname"
+
+
+def read_write_once_claims_attach(m: Manifests) -> list[str]:
+    """A ReadWriteOnce claim that several pods may mount at once (pods of several Deployments, several replicas, or
+    a RollingUpdate's new pod beside the old) is attached to one node at a time on block storage (EBS, PD, Azure
+    Disk): each of those pods must be required, by a pod affinity on the node, to run beside the others."""
+    problems = []
+    for claim in m.of_kind("PersistentVolumeClaim"):
+        if "ReadWriteOnce" not in claim["spec"].get("accessModes", []):
+            continue
+        name, ns = claim["metadata"]["name"], namespace(claim)
+        mounting = [w for w in m.workloads() if w.namespace == ns and name in _claims(w)]
+        if len(mounting) < 2 and not any(_rolls_out_beside_itself(w) for w in mounting):
+            continue
+        for workload in mounting:
+            others = [w for w in mounting if w is not workload] + (
+                [workload] if _rolls_out_beside_itself(workload) else []
+            )
+            if not any(all(_on_their_node(term, other) for other in others) for term in _node_affinity_terms(workload)):
+                beside = sorted(other.ref for other in others if other is not workload)
+                beside += ["its own new pod in a rollout"] if workload in others else []
+                problems.append(
+                    f"{ref(claim)} (ReadWriteOnce): {workload.ref}'s pods mount it beside {' and '.join(beside)}, "
+                    "and nothing requires them on one node: on a multi-node cluster with block storage they stay in "
+                    "ContainerCreating (Multi-Attach error). Require a podAffinity on kubernetes.io/hostname, give "
+                    "each its own claim (with strategy Recreate), or use a ReadWriteMany storage class"
+                )
+    return problems
+
+
+def _claims(workload: Workload) -> set[str]:
+    return {v["persistentVolumeClaim"]["claimName"] for v in workload.volumes.values() if "persistentVolumeClaim" in v}
+
+
+def _rolls_out_beside_itself(workload: Workload) -> bool:
+    """Whether two of its pods may run at once: several replicas, or a RollingUpdate (the default), whose new pod
+    starts before the old one stops."""
+    spec = workload.document["spec"]
+    return spec.get("replicas", 1) > 1 or spec.get("strategy", {}).get("type", "RollingUpdate") == "RollingUpdate"
+
+
+def _node_affinity_terms(workload: Workload) -> list[dict]:
+    """The pod's required pod-affinity terms that keep it on the node of the pods they select."""
+    affinity = workload.pod["spec"].get("affinity", {}).get("podAffinity", {})
+    terms = affinity.get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    return [term for term in terms if term.get("topologyKey") == HOSTNAME]
+
+
+def _on_their_node(term: dict, other: Workload) -> bool:
+    same_namespace = not term.get("namespaces") or other.namespace in term["namespaces"]
+    return same_namespace and label_selector_matches(term.get("labelSelector", {}), other.pod_labels)
 
 
 def _quantity(text: str) -> int:

@@ -145,6 +145,16 @@ class Manifests:
             and label_selector_matches(monitor["spec"]["selector"], service["metadata"].get("labels", {}))
         ]
 
+    def pods_monitored_by(self, monitor: Mapping) -> list[Workload]:
+        """The workloads whose pods a PodMonitor selects: by label, in its namespaceSelector's (default: its own)."""
+        namespaces = monitor["spec"].get("namespaceSelector", {})
+        return [
+            workload
+            for workload in self.workloads()
+            if (namespaces.get("any") or workload.namespace in namespaces.get("matchNames", [namespace(monitor)]))
+            and label_selector_matches(monitor["spec"]["selector"], workload.pod_labels)
+        ]
+
     def secret_data(self, name: str, namespace_: str) -> dict[str, str] | None:
         secret = self.get("Secret", name, namespace_)
         if secret is None:

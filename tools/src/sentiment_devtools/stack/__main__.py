@@ -39,7 +39,12 @@ def main() -> int:
     for instance in stack.instances:
         targets.setdefault(instance.service, {})[instance.version] = f"127.0.0.1:{instance.port}"
     monitoring = local_monitoring(
-        arguments.k8s_dir, targets, arguments.state_dir, arguments.port_offset, not arguments.no_monitoring
+        arguments.k8s_dir,
+        targets,
+        arguments.state_dir,
+        arguments.port_offset,
+        not arguments.no_monitoring,
+        gateway=f"127.0.0.1:{stack.ports.envoy_admin}",
     )
     stack.supervisor.handle_interrupts()
     for process in monitoring.processes:

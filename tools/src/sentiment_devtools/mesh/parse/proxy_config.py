@@ -3,8 +3,10 @@
 Istio reads a pod's `proxy.istio.io/config` annotation (ProxyConfig, as YAML)
 when it programs that pod's Envoy; for a gateway, `numTrustedProxies` becomes
 the HTTP connection manager's `xff_num_trusted_hops`. Only the pods the
-Gateway selects are read here, strictly: a sidecar's proxy config tunes its
-pod's own proxy, not the gateway's routing.
+Gateway selects are read here, strictly: `proxyStatsMatcher` (which stats
+Istio's proxy keeps) is taken as having no local effect, any other field is
+refused. A sidecar's proxy config tunes its pod's own proxy, not the
+gateway's routing, and is not read.
 """
 
 import yaml
@@ -30,6 +32,8 @@ def num_trusted_proxies(annotation: str, resource: str) -> int:
         raise CompileError(resource, f"{where}: not YAML ({error})") from None
     proxy_config = Fields(config or {}, resource, where)
     topology = proxy_config.nested("gatewayTopology")
+    # Which of Envoy's stats Istio's proxy keeps for scraping: no effect on routing, and the local Envoy keeps all.
+    proxy_config.take("proxyStatsMatcher")
     proxy_config.done()
     if topology is None:
         return 0

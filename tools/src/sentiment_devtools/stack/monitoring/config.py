@@ -24,15 +24,20 @@ def rule_groups(documents: list[dict]) -> dict:
     return {"groups": [group for rule in rules for group in rule["spec"]["groups"]]}
 
 
-def scrape_jobs(documents: list[dict], targets: Mapping[str, Mapping[str, str]]) -> list[dict]:
-    """One job per Service a ServiceMonitor selects, scraping the local targets of that service.
+def scrape_jobs(
+    documents: list[dict], targets: Mapping[str, Mapping[str, str]], gateway: str | None = None
+) -> list[dict]:
+    """One job per Service a ServiceMonitor selects, scraping the local targets of that service; and with a
+    gateway, one per PodMonitor of the gateway's pods, scraping the local Envoy's admin port.
 
     targets: service name -> version -> "127.0.0.1:port". Each target is
     labelled like the ServiceMonitor's: job and service (the Service's name),
     namespace, and pod (<service>-<version> here; the pod's name there).
+    gateway: "127.0.0.1:port" of the Envoy whose /stats/prometheus stands in for
+    the gateway's (the same Envoy statistics, under the names the rules read).
     """
     m = Manifests(documents)
-    jobs = []
+    jobs = _gateway_jobs(m, gateway) if gateway else []
     services = [service for monitor in m.of_kind("ServiceMonitor") for service in m.services_monitored_by(monitor)]
     for service in services:
         name = service["metadata"]["name"]
@@ -52,19 +57,45 @@ def scrape_jobs(documents: list[dict], targets: Mapping[str, Mapping[str, str]])
     return jobs
 
 
+def _gateway_jobs(m: Manifests, gateway: str) -> list[dict]:
+    """The PodMonitors of the Gateways' pods, as jobs scraping `gateway`, named and labelled as the operator does."""
+    gateway_pods = {
+        workload.ref: workload
+        for document in m.of_kind("Gateway")
+        for workload in m.pods_selected(document["spec"].get("selector") or {}, namespace(document))
+    }
+    jobs = []
+    for monitor in m.of_kind("PodMonitor"):
+        pods = [w for w in m.pods_monitored_by(monitor) if w.ref in gateway_pods]
+        label = monitor["spec"].get("jobLabel")
+        for workload in pods:
+            name = workload.pod_labels[label] if label else f"{namespace(monitor)}/{monitor['metadata']['name']}"
+            for endpoint in monitor["spec"].get("podMetricsEndpoints", []):
+                jobs.append({
+                    "job_name": name,
+                    "metrics_path": endpoint.get("path", "/metrics"),
+                    "static_configs": [
+                        {"targets": [gateway], "labels": {"namespace": workload.namespace, "pod": f"{name}-local"}}
+                    ],
+                })  # fmt: skip
+    return jobs
+
+
 def prometheus_config(
     documents: list[dict],
     targets: Mapping[str, Mapping[str, str]],
     rules_file: str,
     alertmanager: str,
     interval: str,
+    gateway: str | None = None,
 ) -> dict:
-    """A prometheus.yml scraping the local targets and evaluating the rules every `interval`."""
+    """A prometheus.yml scraping the local targets (and the gateway, given) and evaluating the rules every
+    `interval`."""
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [rules_file],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-        "scrape_configs": scrape_jobs(documents, targets),
+        "scrape_configs": scrape_jobs(documents, targets, gateway),
     }
 
 

@@ -24,10 +24,12 @@ def local_monitoring(
     state_dir: Path,
     port_offset: int = 0,
     enabled: bool = True,
+    gateway: str | None = None,
 ) -> LocalMonitoring:
     """The processes to start beside the services, and the lines to print once they are ready.
 
-    targets: service -> version -> "127.0.0.1:port", what Prometheus scrapes.
+    targets: service -> version -> "127.0.0.1:port", what Prometheus scrapes; gateway: Envoy's admin address,
+    scraped as the gateway.
     """
     if not enabled:
         return LocalMonitoring()
@@ -39,7 +41,7 @@ def local_monitoring(
     ports = Ports().shifted(port_offset)
     documents = render(k8s_dir, example_secrets=True)  # the rules and routes; no secret is used locally
     folder = state_dir / "monitoring"
-    processes = configure(folder, documents, targets, ports, INTERVAL)
+    processes = configure(folder, documents, targets, ports, INTERVAL, gateway=gateway)
     banner = (
         f"  Prometheus: {ports.prometheus_url}  (make experiment-report PROMETHEUS_URL={ports.prometheus_url})\n"
         f"  Alertmanager: {ports.alertmanager_url}  (alert e-mails land in {folder.resolve() / 'mail'})"

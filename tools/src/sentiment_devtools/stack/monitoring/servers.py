@@ -53,11 +53,13 @@ def configure(
     ports: Ports,
     interval: str,
     timing: RouteTiming | None = None,
+    gateway: str | None = None,
 ) -> list[Process]:
     """Write the configuration into `folder` and return the servers to start, sink first.
 
     targets: service -> version -> "127.0.0.1:port" (scraped every `interval`,
-    as the rules are evaluated); timing: see local_alertmanager_config.
+    as the rules are evaluated); timing: see local_alertmanager_config; gateway:
+    the Envoy admin "127.0.0.1:port" scraped as the gateway (config.scrape_jobs).
     """
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,9 @@ def configure(
     rules_file.write_text(yaml.safe_dump(rule_groups(documents), sort_keys=False))
     alertmanager = f"127.0.0.1:{ports.alertmanager}"
     (folder / "prometheus.yml").write_text(
-        yaml.safe_dump(prometheus_config(documents, targets, str(rules_file), alertmanager, interval), sort_keys=False)
+        yaml.safe_dump(
+            prometheus_config(documents, targets, str(rules_file), alertmanager, interval, gateway), sort_keys=False
+        )
     )
     (folder / "alertmanager.yml").write_text(
         yaml.safe_dump(local_alertmanager_config(documents, f"127.0.0.1:{ports.smtp}", timing), sort_keys=False)
