@@ -1,7 +1,7 @@
 """`make bench`: the model and the request path against their limits, on the real system.
 
 Starts what `make run` starts (both versions of the three services behind
-Envoy compiled from k8s/, the API's rate limit raised for the benchmark only),
+Envoy compiled from k8s/, the gateway's rate limits raised for the benchmark only),
 then, in each of several runs: times the model in this process, and drives
 wrk, a separate process, against the model-service alone and against the full
 path (gateway -> app-service -> its sidecar listener -> model-service, with
@@ -170,7 +170,7 @@ def _header(context: dict) -> list[str]:
         f"model {model['version']} (sha256 {model['sha256'][:12]}...), timed on {context['reviews']['count']} "
         f"reviews ({context['reviews']['source']}); {context['runs']} runs of {context['seconds_per_load']} s per load",
         "each figure: median of the runs (min-max); ratios are taken within each run",
-        f"load generator: {context['load_generator']}; the API's rate limit is {context['rate_limit']}",
+        f"load generator: {context['load_generator']}; the gateway's rate limits are {context['rate_limit']}",
         f"compiled paths equal scikit-learn's predict_proba to the bit on every review: {context['exact']}",
     ]
     if model["demo"]:

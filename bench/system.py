@@ -1,8 +1,9 @@
-"""The system under test: what `make run` starts, on free ports, with the API's rate limit raised.
+"""The system under test: what `make run` starts, on free ports, with the gateway's rate limits raised.
 
-The gateway's rate limit (100 requests/s per Envoy, bursts of 200) would turn
-any load test into 429s. The benchmark compiles Envoy from a temporary copy
-of k8s/ whose token bucket is raised, and from nothing else: the routes, the
+The gateway's rate limits (per client address, and 100 requests/s per Envoy
+for the API as a whole) would turn any load test into 429s: wrk sends from
+one address. The benchmark compiles Envoy from a temporary copy of k8s/
+whose token buckets are raised, and from nothing else: the routes, the
 sidecar listeners and every other setting are the production manifests'.
 """
 
@@ -17,20 +18,22 @@ from sentiment_devtools.system import API_HOST
 
 from bench.load import Target
 
-RATE_LIMIT_FILE = Path("components/istio/envoy-filter-rate-limit-api.yaml")
+RATE_LIMITS_FILE = Path("components/istio/envoy-filter-rate-limits.yaml")
 BENCH_TOKENS_PER_SECOND = 1_000_000
 
 
 def k8s_without_rate_limit(k8s_dir: Path, into: Path) -> Path:
-    """A copy of k8s_dir whose API token bucket holds a million tokens, refilled every second."""
+    """A copy of k8s_dir whose token buckets, global and per client, hold a million tokens, refilled each second."""
     copy = into / "k8s"
     shutil.copytree(k8s_dir, copy)
-    path = copy / RATE_LIMIT_FILE
+    path = copy / RATE_LIMITS_FILE
     envoy_filter = yaml.safe_load(path.read_text())
     patches = [p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "VIRTUAL_HOST"]
     for patch in patches:
         limit = patch["patch"]["value"]["typed_per_filter_config"]["envoy.filters.http.local_ratelimit"]
-        limit["token_bucket"].update(max_tokens=BENCH_TOKENS_PER_SECOND, tokens_per_fill=BENCH_TOKENS_PER_SECOND)
+        for bucket in [limit["token_bucket"], *(d["token_bucket"] for d in limit.get("descriptors", []))]:
+            bucket.update(max_tokens=BENCH_TOKENS_PER_SECOND, tokens_per_fill=BENCH_TOKENS_PER_SECOND)
+            bucket["fill_interval"] = "1s"
     if not patches:
         raise SystemExit(f"bench: no token bucket found in {path}")
     path.write_text(yaml.safe_dump(envoy_filter, sort_keys=False))

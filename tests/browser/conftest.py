@@ -4,6 +4,7 @@ The package scope (hence the `__init__.py`) stops both once the last browser
 test has run, rather than at the end of the whole session.
 """
 
+import itertools
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 from sentiment_devtools.stack.stack import LocalStack
 from support.browser import ARTIFACTS, CHROMIUM, FAILURES, Visitor, launch_chromium
 from support.mesh import running_stack
+from support.socks import socks_relays
 from support.waiting import DEADLINE_SECONDS
 
 # Playwright's `expect` polls for its state, for 5 s by default: too short for a loaded machine.
@@ -42,16 +44,23 @@ def browser(artifacts: None) -> Iterator[Browser]:
         browser.close()
 
 
+@pytest.fixture(scope="package")
+def visitor_addresses() -> Iterator[Iterator[str]]:
+    """A SOCKS relay per visitor, from 127.0.2.1 on: every visitor of the package is a client of its own."""
+    with socks_relays() as relays:
+        yield (relays.relay_from(f"127.0.{2 + n // 250}.{n % 250 + 1}") for n in itertools.count())
+
+
 @pytest.fixture
 def new_visitor(
-    browser: Browser, stack: LocalStack, request: pytest.FixtureRequest
+    browser: Browser, stack: LocalStack, visitor_addresses: Iterator[str], request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Visitor]]:
-    """Make visitors, each a new person with their own browser context; all are closed afterwards."""
+    """Make visitors, each a new person with their own browser context and address; all are closed afterwards."""
     failures_dir = FAILURES / re.sub(r"[^\w-]+", "-", request.node.name).strip("-")
     visitors: list[Visitor] = []
 
     def new(**options: str) -> Visitor:
-        visitor = Visitor(browser, stack, failures_dir, **options)
+        visitor = Visitor(browser, stack, failures_dir, proxy=next(visitor_addresses), **options)
         visitors.append(visitor)
         return visitor
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import expect
 from sentiment_devtools.stack.stack import LocalStack
-from support.mesh import tight_rate_limit
+from support.mesh import tight_rate_limits
 from support.review_page import A_VERDICT
 
 pytestmark = pytest.mark.slow
@@ -85,8 +85,8 @@ def test_with_the_model_service_down_the_page_says_so_and_works_again_once_it_is
 
 
 def test_a_visitor_over_the_rate_limit_is_asked_to_slow_down(new_visitor, stack, tmp_path):
-    with tight_rate_limit(stack, tmp_path, tokens=1):
-        # Given a visitor whose first review used the gateway's only token
+    with tight_rate_limits(stack, tmp_path, api_client=1):
+        # Given a visitor whose first review used the only token of their bucket at the gateway
         visitor = new_visitor()
         with visitor.step("send a first review"):
             visitor.open()

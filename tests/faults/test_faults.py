@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "var" / "test-artifacts" / "faults"
 # The app-service's model-service timeout is 2 s (read) + 0.5 s (connect), retried once on connection errors.
 SLOWEST_ACCEPTABLE_SECONDS = 6.0
-REVIEWS_PER_SECOND = 40  # well under the gateway's rate limit (100/s), so every refusal is the fault's
+# Under the API's global rate limit (100/s), from the crowd's 254 addresses, each far under its own bucket:
+# every refusal is the fault's.
+REVIEWS_PER_SECOND = 40
 # Each phase of a scenario lasts until this many answers show its state: reviews flowing, or an outage met.
 SETTLED_REVIEWS = 20
 

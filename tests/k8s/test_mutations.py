@@ -1020,11 +1020,11 @@ def test_a_kind_the_oldest_supported_istio_lacks_fails_validation(tmp_path, docu
     (older / "networking.istio.io" / "envoyfilter_v1alpha3.json").unlink()
 
     problems = SchemaValidator(validator.schema_dir, also={"Istio 0.1": older}).problems(
-        find(documents, "EnvoyFilter", "rate-limit-api")
+        find(documents, "EnvoyFilter", "rate-limits")
     )
 
     assert len(problems) == 1
-    assert problems[0].startswith("EnvoyFilter/rate-limit-api: no schema for networking.istio.io/v1alpha3 EnvoyFilter")
+    assert problems[0].startswith("EnvoyFilter/rate-limits: no schema for networking.istio.io/v1alpha3 EnvoyFilter")
     assert problems[0].endswith("(by Istio 0.1's schemas, the oldest supported)")
 
 
@@ -1037,7 +1037,7 @@ def test_a_kind_without_schema_fails_validation(validator):
 
 def test_fields_istio_passes_to_envoy_unchecked_stay_unchecked(documents, validator):
     # The EnvoyFilter's patch is Envoy configuration, x-kubernetes-preserve-unknown-fields.
-    envoy_filter = find(documents, "EnvoyFilter", "rate-limit-api")
+    envoy_filter = find(documents, "EnvoyFilter", "rate-limits")
     envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["any_envoy_field"] = 1
     assert validator.problems(envoy_filter) == []
 

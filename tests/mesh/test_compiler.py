@@ -471,6 +471,163 @@ def test_non_emulated_security_resources_are_skipped_by_kind():
     assert compiled([*base_manifests(), peer]) == compiled(base_manifests())
 
 
+# --- who the client is, and the per-client rate limit ------------------------------
+
+
+def gateway_deployment(proxy_config: str | None, name: str = "gw", labels: dict | None = None) -> dict:
+    annotations = {} if proxy_config is None else {"proxy.istio.io/config": proxy_config}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {
+                "metadata": {"labels": labels or {"istio": "gw"}, "annotations": annotations},
+                "spec": {"containers": [{"name": "istio-proxy", "image": "auto"}]},
+            }
+        },
+    }
+
+
+def per_client_limit() -> dict:
+    """A virtual host's local rate limit with a bucket per client address and a global one."""
+    return {
+        "@type": LOCAL_RATE_LIMIT_TYPE,
+        "stat_prefix": "api",
+        "rate_limits": [{"actions": [{"remote_address": {}}]}],
+        "descriptors": [
+            {
+                "entries": [{"key": "remote_address"}],
+                "token_bucket": {"max_tokens": 2, "tokens_per_fill": 1, "fill_interval": "1s"},
+            }
+        ],
+        "max_dynamic_descriptors": 100,
+        "token_bucket": {"max_tokens": 10, "tokens_per_fill": 5, "fill_interval": "1s"},
+        "always_consume_default_token_bucket": True,
+    }
+
+
+def with_limit(limit: dict) -> dict:
+    envoy_filter = rate_limit_filter()
+    envoy_filter["spec"]["configPatches"][1]["patch"]["value"]["typed_per_filter_config"][LOCAL_RATE_LIMIT] = limit
+    return envoy_filter
+
+
+LOCAL_RATE_LIMIT = "envoy.filters.http.local_ratelimit"
+
+
+def test_the_gateway_pods_trusted_proxies_become_the_listeners_trusted_hops(tmp_path):
+    deployment = gateway_deployment("gatewayTopology:\n  numTrustedProxies: 2\n")
+
+    config = compiled([*base_manifests(), deployment], tls=TlsFiles(tmp_path / "c", tmp_path / "k"), tls_port=18443)
+
+    assert listener(config, "ingress_http")["xff_num_trusted_hops"] == 2
+    assert listener(config, "ingress_https")["xff_num_trusted_hops"] == 2
+    assert "xff_num_trusted_hops" not in listener(config, "outbound_model_from_api_stable")
+
+
+@pytest.mark.parametrize("pods", [[], [gateway_deployment(None)], [gateway_deployment('{"gatewayTopology": {}}')]])
+def test_a_gateway_whose_pods_name_no_trusted_proxy_trusts_none_as_istio_does(pods):
+    config = compiled([*base_manifests(), *pods])
+
+    assert listener(config, "ingress_http")["xff_num_trusted_hops"] == 0
+
+
+def test_which_stats_the_gateway_keeps_changes_nothing_locally():
+    stats = "gatewayTopology: {numTrustedProxies: 0}\nproxyStatsMatcher: {inclusionRegexps: ['.*']}\n"
+
+    assert compiled([*base_manifests(), gateway_deployment(stats)]) == compiled(base_manifests())
+
+
+def test_the_proxy_config_of_pods_that_are_not_the_gateway_is_not_read():
+    sidecar = gateway_deployment("holdApplicationUntilProxyStarts: true", name="api", labels={"app": "api"})
+
+    assert compiled([*base_manifests(), sidecar]) == compiled(base_manifests())
+
+
+@pytest.mark.parametrize(
+    ("manifests", "message"),
+    [
+        (
+            [gateway_deployment("gatewayTopology:\n  numTrustedProxies: 1\n  proxyProtocol: {}\n")],
+            "Deployment/gw: spec.template.metadata.annotations[proxy.istio.io/config].gatewayTopology.proxyProtocol: "
+            "not supported",
+        ),
+        (
+            [gateway_deployment("holdApplicationUntilProxyStarts: true")],
+            "proxy.istio.io/config].holdApplicationUntilProxyStarts: not supported",
+        ),
+        ([gateway_deployment("gatewayTopology: {numTrustedProxies: -1}")], "numTrustedProxies: must be 0 or more"),
+        ([gateway_deployment("gatewayTopology: [")], "proxy.istio.io/config]: not YAML"),
+        (
+            [
+                gateway_deployment("gatewayTopology: {numTrustedProxies: 1}"),
+                gateway_deployment("gatewayTopology: {numTrustedProxies: 0}", name="gw2"),
+            ],
+            "Gateway/gw: its pods disagree on numTrustedProxies: {'Deployment/gw': 1, 'Deployment/gw2': 0}",
+        ),
+    ],
+)
+def test_a_gateway_proxy_config_the_compiler_cannot_honour_is_refused(manifests, message):
+    with pytest.raises(CompileError) as raised:
+        compiled([*base_manifests(), *manifests])
+
+    assert message in str(raised.value)
+
+
+def test_a_per_client_rate_limit_goes_on_its_virtual_host_as_written():
+    config = compiled([*base_manifests(), with_limit(per_client_limit())])
+
+    assert virtual_host(config, "ingress_http", "api.example")["typed_per_filter_config"] == {
+        LOCAL_RATE_LIMIT: per_client_limit()
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda limit: limit.update(local_cluster_rate_limit={}),
+            "typed_per_filter_config.envoy.filters.http.local_ratelimit.local_cluster_rate_limit: shares the buckets "
+            "among the gateway's replicas",
+        ),
+        (lambda limit: limit.update(vh_rate_limits="INCLUDE"), "vh_rate_limits: chooses between route and"),
+        (lambda limit: limit.update(stage=1), "local_ratelimit.stage: not supported by the local mesh compiler"),
+        (
+            lambda limit: limit.update({"@type": "type.googleapis.com/udpa.type.v1.TypedStruct"}),
+            "local_ratelimit.@type: must be type.googleapis.com/envoy.extensions.filters.http.local_ratelimit",
+        ),
+        (
+            lambda limit: limit["rate_limits"][0]["actions"].append({"source_cluster": {}}),
+            "rate_limits[0].actions[1].source_cluster: the gateway's service cluster is named by Istio",
+        ),
+        (
+            lambda limit: limit["rate_limits"][0]["actions"].append(
+                {"metadata": {"descriptor_key": "k", "metadata_key": {"key": "istio", "path": [{"key": "x"}]}}}
+            ),
+            "actions[1].metadata: reads dynamic or route metadata that Istio's filters write",
+        ),
+        (
+            lambda limit: limit["rate_limits"][0].update(stage=2),
+            "rate_limits[0].stage: not supported by the local mesh compiler",
+        ),
+        (
+            lambda limit: limit["rate_limits"][0]["actions"][0].update(generic_key={"descriptor_value": "x"}),
+            "actions[0]: an action is exactly one of remote_address",
+        ),
+    ],
+)
+def test_a_rate_limit_setting_that_would_not_mean_here_what_it_means_in_istio_is_refused(change, message):
+    limit = per_client_limit()
+    change(limit)
+
+    with pytest.raises(CompileError) as raised:
+        compiled([*base_manifests(), with_limit(limit)])
+
+    assert "EnvoyFilter/limit: spec.configPatches[1].patch.value.typed_per_filter_config" in str(raised.value)
+    assert message in str(raised.value)
+
+
 # --- Envoy accepts what we write --------------------------------------------------
 
 
@@ -483,7 +640,12 @@ def validate_with_envoy(config: dict, tmp_path: Path) -> subprocess.CompletedPro
 
 
 def test_envoy_validates_the_compiled_configuration_with_tls(tmp_path, self_signed_certificate):
-    config = compiled([*base_manifests(), rate_limit_filter()], tls=self_signed_certificate, tls_port=18443)
+    manifests = [
+        *base_manifests(),
+        with_limit(per_client_limit()),
+        gateway_deployment("gatewayTopology: {numTrustedProxies: 1}"),
+    ]
+    config = compiled(manifests, tls=self_signed_certificate, tls_port=18443)
 
     result = validate_with_envoy(config, tmp_path)
 

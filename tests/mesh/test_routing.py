@@ -19,18 +19,12 @@ from sentiment_devtools.stack.envoy import envoy_process
 from sentiment_devtools.stack.instances import Ports
 from sentiment_devtools.stack.supervisor import Supervisor
 from sentiment_devtools.system import ARMS
-from support.mesh import REPO, Mesh, declared_canary_share, gather_limited, running_stack, tight_rate_limit
+from support.mesh import REPO, Mesh, declared_canary_share, gather_limited
 
 pytestmark = pytest.mark.slow
 
 CONFIDENCE = 0.999
 FRONTEND_ROUTES = "components/istio/virtual-service-app-frontend-by-cookie.yaml"
-
-
-@pytest.fixture(scope="module")
-def stack(release, tmp_path_factory):
-    with running_stack(release, tmp_path_factory.mktemp("mesh")) as stack:
-        yield stack
 
 
 def run(coroutine_function):
@@ -234,26 +228,6 @@ def test_changing_the_weight_in_the_manifest_changes_the_split(stack, tmp_path):
 
     # Then the observed split follows (binomial 99.9% interval around 50%)
     assert_share(sum(a.version == "canary" for a in answers), len(answers), 0.5)
-
-
-def test_over_the_rate_limit_the_api_gets_429_readable_by_the_page_while_the_page_still_loads(stack, tmp_path):
-    # Given the rate limit of k8s/ with a bucket of 5 tokens that does not refill during the test
-    with tight_rate_limit(stack, tmp_path, tokens=5):
-        # When a client sends 20 API calls, and then loads the page
-        async def calls(mesh):
-            answers = [await mesh.api("GET", "/healthz") for _ in range(20)]
-            return mesh, answers, await mesh.page("app-version=stable")
-
-        mesh, answers, page = asyncio.run(run(calls)(stack))
-
-    # Then 5 get through and 15 are refused by the gateway with 429, readable by the page (CORS)
-    assert [a.status for a in answers] == [200] * 5 + [429] * 15
-    for refused in answers[5:]:
-        assert refused.headers["x-local-rate-limit"] == "true"
-        assert refused.headers["access-control-allow-origin"] == mesh.frontend_origin
-        assert refused.served_by is None
-    # And the page is not limited
-    assert page.status == 200
 
 
 def test_with_a_certificate_the_gateway_serves_https_and_redirects_http(stack, tmp_path):

@@ -2,9 +2,11 @@
 
 Playwright drives the machine's own Chromium (Debian's `chromium`); nothing
 ever downloads a browser. Each `Visitor` is a fresh browser context, so a new
-person: no cookies, no cache. It keeps what the page logged and fetched, so a
-failing step can leave a screenshot, the console and the network log behind,
-and it saves screenshots of the states a person looks at, desktop and phone.
+person: no cookies, no cache, and (through its own SOCKS relay,
+support/socks.py) a client address of its own, as the gateway counts
+clients. It keeps what the page logged and fetched, so a failing step can
+leave a screenshot, the console and the network log behind, and it saves
+screenshots of the states a person looks at, desktop and phone.
 """
 
 import re
@@ -46,11 +48,22 @@ def launch_chromium(playwright: Playwright) -> Browser:
 
 
 class Visitor:
-    def __init__(self, browser: Browser, stack: LocalStack, failures_dir: Path, *, color_scheme: str = "light") -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        stack: LocalStack,
+        failures_dir: Path,
+        *,
+        color_scheme: str = "light",
+        proxy: str | None = None,
+    ) -> None:
+        """`proxy`: the SOCKS relay this person's browser connects through, from an address of its own."""
         self.frontend_url = f"{stack.frontend_url}/"
         self.api_url = stack.api_url
         self.failures_dir = failures_dir
-        self.context = browser.new_context(viewport=VIEWPORTS["desktop"], color_scheme=color_scheme)
+        self.context = browser.new_context(
+            viewport=VIEWPORTS["desktop"], color_scheme=color_scheme, proxy={"server": proxy} if proxy else None
+        )
         self.context.set_default_timeout(DEADLINE_SECONDS * 1000)  # every action and navigation waits for its state
         self.page = self.context.new_page()
         self.ui = ReviewPage(self.page)

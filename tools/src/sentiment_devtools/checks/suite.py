@@ -2,12 +2,22 @@
 
 from collections.abc import Callable
 
-from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
+from sentiment_devtools.checks import (
+    model_service,
+    monitoring,
+    pod_security,
+    pods,
+    rate_limits,
+    routing,
+    security,
+    tools,
+    wiring,
+)
 from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 
 # Every semantic check, in the order a reader meets the resources: how they wire together, how traffic is
-# routed, what each pod needs, who may talk to whom, what is monitored.
+# routed and limited, what each pod needs, who may talk to whom, what is monitored.
 CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     wiring.selectors_match_pods,
     wiring.services_select_every_arm,
@@ -19,6 +29,8 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     routing.virtual_service_routes,
     routing.weighted_splits,
     routing.cookie_matches_are_anchored,
+    rate_limits.every_public_host_limits_each_client,
+    rate_limits.the_gateway_sees_the_client,
     pods.data_folders_are_mounted,
     pods.probes_and_metrics_paths,
     pods.readiness_probes_outlast_readyz,

@@ -92,6 +92,8 @@ class Gateway:
     name: str
     selector: dict[str, str]
     servers: list[Server]
+    # The proxies in front of the gateway that may name the client in X-Forwarded-For (its pods' proxy config).
+    num_trusted_proxies: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The ingress gateway's listeners: one virtual host per VirtualService host bound to the Gateway, the gateway's
-EnvoyFilters, and with a certificate an HTTPS listener while plain HTTP redirects to it."""
+EnvoyFilters, who the client is (the trusted hops), and with a certificate an HTTPS listener while plain HTTP
+redirects to it."""
 
 from sentiment_devtools.mesh.envoy.clusters import Clusters
 from sentiment_devtools.mesh.envoy.listeners import http_filter_chain, http_listener
@@ -30,8 +31,9 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
     for gateway_filter in gateway_filters:
         _apply_virtual_host_patches(gateway_filter, virtual_hosts)
     http_filters = http_filter_chain(virtual_hosts, [f for gf in gateway_filters for f in gf.http_filters])
+    hops = gateway.num_trusted_proxies
     if topology.tls is None:
-        return [http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters)]
+        return [http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters, hops)]
     redirect_hosts = {host for server in gateway.servers if server.https_redirect for host in server.hosts}
     plain = [vh for vh in virtual_hosts if vh["name"].split(":")[0] not in redirect_hosts]
     redirects = [
@@ -44,7 +46,7 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
         }
         for host in sorted(redirect_hosts)
     ]
-    https = http_listener("ingress_https", topology, topology.tls_port, virtual_hosts, http_filters)
+    https = http_listener("ingress_https", topology, topology.tls_port, virtual_hosts, http_filters, hops)
     https["filter_chains"][0]["transport_socket"] = {
         "name": "envoy.transport_sockets.tls",
         "typed_config": {
@@ -59,7 +61,8 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
             },
         },
     }
-    return [http_listener("ingress_http", topology, topology.ingress_port, plain + redirects, http_filters), https]
+    http = http_listener("ingress_http", topology, topology.ingress_port, plain + redirects, http_filters, hops)
+    return [http, https]
 
 
 def binds(vs: VirtualService, gateway_name: str) -> bool:

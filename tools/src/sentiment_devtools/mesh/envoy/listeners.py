@@ -29,7 +29,16 @@ def http_filter_chain(virtual_hosts: list[dict], inserted: list[dict]) -> list[d
     return [*([_CORS] if has_cors else []), *inserted, _ROUTER]
 
 
-def http_listener(name: str, topology: Topology, port: int, virtual_hosts: list[dict], http_filters: list) -> dict:
+def http_listener(
+    name: str,
+    topology: Topology,
+    port: int,
+    virtual_hosts: list[dict],
+    http_filters: list,
+    trusted_hops: int | None = None,
+) -> dict:
+    """An HTTP listener. `trusted_hops` (a gateway's numTrustedProxies): how many proxies in front may name the
+    client in X-Forwarded-For; 0 means the TCP peer is the client, whatever the header says."""
     manager = {
         "@type": _HCM_TYPE,
         "stat_prefix": name,
@@ -38,6 +47,8 @@ def http_listener(name: str, topology: Topology, port: int, virtual_hosts: list[
         "route_config": {"name": name, "virtual_hosts": virtual_hosts},
         "http_filters": http_filters,
     }
+    if trusted_hops is not None:
+        manager["xff_num_trusted_hops"] = trusted_hops
     if topology.access_log is not None:
         manager["access_log"] = [
             {

@@ -1,16 +1,20 @@
 """From rendered manifests (a list of dicts) to the compiler's model, strictly.
 
 Only the resources that program Envoy's routing are read: Gateway,
-VirtualService, DestinationRule, the rate-limit EnvoyFilter, and Services
-(for their selectors and ports). Istio kinds that do something else are
-listed in NOT_EMULATED with the reason; any other Istio kind is refused.
+VirtualService, DestinationRule, the gateway's EnvoyFilters, Services (for
+their selectors and ports), and the proxy config of the gateway's pods (who
+may name the client). Istio kinds that do something else are listed in
+NOT_EMULATED with the reason; any other Istio kind is refused.
 """
 
+from dataclasses import replace
+
 from sentiment_devtools.mesh.errors import CompileError
-from sentiment_devtools.mesh.model import DestinationRule, Mesh, Service
+from sentiment_devtools.mesh.model import DestinationRule, Gateway, Mesh, Service
 from sentiment_devtools.mesh.parse.destination_rule import destination_rule
 from sentiment_devtools.mesh.parse.envoy_filter import gateway_filter
 from sentiment_devtools.mesh.parse.gateway import gateway
+from sentiment_devtools.mesh.parse.proxy_config import PROXY_CONFIG_ANNOTATION, num_trusted_proxies, pod_template
 from sentiment_devtools.mesh.parse.virtual_service import virtual_service
 
 ISTIO_GROUPS = ("networking.istio.io", "security.istio.io", "telemetry.istio.io")
@@ -28,6 +32,7 @@ def parse_mesh(documents: list[dict]) -> Mesh:
     gateways, virtual_services, gateway_filters = [], [], []
     destination_rules: dict[str, DestinationRule] = {}
     services: dict[str, Service] = {}
+    deployments = []
     for document in documents:
         kind = document.get("kind", "")
         group = str(document.get("apiVersion", "")).partition("/")[0]
@@ -35,6 +40,8 @@ def parse_mesh(documents: list[dict]) -> Mesh:
         resource = f"{kind}/{name}"
         if kind == "Service" and group == "v1":
             services[name] = _service(document, resource)
+        elif kind == "Deployment" and group == "apps":
+            deployments.append((resource, document))
         elif group not in ISTIO_GROUPS or kind in NOT_EMULATED:
             continue
         elif kind == "Gateway":
@@ -50,7 +57,20 @@ def parse_mesh(documents: list[dict]) -> Mesh:
             gateway_filters.append(gateway_filter(document, resource))
         else:
             raise CompileError(resource, f"{group} kind {kind} is not supported by the local mesh compiler")
+    gateways = [_with_trusted_proxies(g, deployments) for g in gateways]
     return Mesh(gateways, virtual_services, destination_rules, gateway_filters, services)
+
+
+def _with_trusted_proxies(gateway: Gateway, deployments: list[tuple[str, dict]]) -> Gateway:
+    """The gateway's numTrustedProxies, from the proxy config of the pods it selects; all must agree."""
+    found = {}
+    for resource, document in deployments:
+        labels, annotations = pod_template(document)
+        if gateway.selector.items() <= labels.items():
+            found[resource] = num_trusted_proxies(annotations.get(PROXY_CONFIG_ANNOTATION, ""), resource)
+    if len(set(found.values())) > 1:
+        raise CompileError(f"Gateway/{gateway.name}", f"its pods disagree on numTrustedProxies: {found}")
+    return replace(gateway, num_trusted_proxies=next(iter(found.values()), 0))
 
 
 def _service(document: dict, resource: str) -> Service:

@@ -2,11 +2,12 @@
 
 from sentiment_devtools.mesh.errors import CompileError
 from sentiment_devtools.mesh.model import GatewayFilter, VirtualHostPatch
+from sentiment_devtools.mesh.parse.local_rate_limit import LOCAL_RATE_LIMIT_FILTER, check_local_rate_limit
 from sentiment_devtools.mesh.strict import Fields, spec_of
 
-# The HTTP filters an EnvoyFilter may insert at the gateway: the API's rate
-# limit, and the request-size limit (the buffer filter answers 413).
-GATEWAY_HTTP_FILTERS = ("envoy.filters.http.local_ratelimit", "envoy.filters.http.buffer")
+# The HTTP filters an EnvoyFilter may insert at the gateway: the rate limits,
+# and the request-size limit (the buffer filter answers 413).
+GATEWAY_HTTP_FILTERS = (LOCAL_RATE_LIMIT_FILTER, "envoy.filters.http.buffer")
 
 
 def gateway_filter(document: dict, resource: str) -> GatewayFilter:
@@ -34,6 +35,8 @@ def gateway_filter(document: dict, resource: str) -> GatewayFilter:
             _take_router_match(match)
             if not isinstance(value, dict) or value.get("name") not in GATEWAY_HTTP_FILTERS:
                 raise patch.error("patch.value.name", f"only {', '.join(GATEWAY_HTTP_FILTERS)} can be inserted")
+            if value["name"] == LOCAL_RATE_LIMIT_FILTER:
+                check_local_rate_limit(value.get("typed_config"), resource, f"{patch.path}.patch.value.typed_config")
             http_filters.append(value)
         elif apply_to == "VIRTUAL_HOST" and operation == "MERGE":
             vhost_patches.append(_virtual_host_patch(match, patch, value))
@@ -57,9 +60,13 @@ def _virtual_host_patch(match: Fields, patch: Fields, value: object) -> VirtualH
         raise vhost.error("", "needs exactly one of domainName, name")
     if not isinstance(value, dict) or set(value) != {"typed_per_filter_config"}:
         raise patch.error("patch.value", "a VIRTUAL_HOST merge may only set typed_per_filter_config")
-    if not set(value["typed_per_filter_config"]) <= set(GATEWAY_HTTP_FILTERS):
+    per_filter = value["typed_per_filter_config"]
+    if not isinstance(per_filter, dict) or not set(per_filter) <= set(GATEWAY_HTTP_FILTERS):
         raise patch.error("patch.value.typed_per_filter_config", f"only {', '.join(GATEWAY_HTTP_FILTERS)}")
-    return VirtualHostPatch(domain, name, value["typed_per_filter_config"])
+    if LOCAL_RATE_LIMIT_FILTER in per_filter:
+        path = f"{patch.path}.patch.value.typed_per_filter_config.{LOCAL_RATE_LIMIT_FILTER}"
+        check_local_rate_limit(per_filter[LOCAL_RATE_LIMIT_FILTER], patch.resource, path)
+    return VirtualHostPatch(domain, name, per_filter)
 
 
 def _take_router_match(match: Fields) -> None:
