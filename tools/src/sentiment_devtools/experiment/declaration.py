@@ -151,16 +151,26 @@ def declared(config_map: dict) -> dict[str, str]:
     return {key.removesuffix(".yaml"): text for key, text in data.items() if key.endswith(".yaml")}
 
 
+def running_id(k8s_dir: Path) -> str:
+    """The id of the experiment k8s/experiments/ says runs; "" when none does."""
+    return _config_map(k8s_dir / EXPERIMENTS)["data"].get(RUNNING, "")
+
+
 def running(k8s_dir: Path) -> Declaration:
     """The declaration of the experiment k8s/experiments/ says runs, as kustomize deploys it."""
     folder = k8s_dir / EXPERIMENTS
-    try:
-        documents = render(folder)
-    except RenderError as error:
-        raise DeclarationError(f"{folder}: {error}") from error
-    [config_map] = [d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"] == EXPERIMENTS]
+    config_map = _config_map(folder)
     name = config_map["data"].get(RUNNING, "")
     texts = declared(config_map)
     if name not in texts:
         raise DeclarationError(f"{folder}: {RUNNING}={name!r} names no declaration (declared: {sorted(texts)})")
     return parse(texts[name], f"{folder}/{name}.yaml")
+
+
+def _config_map(folder: Path) -> dict:
+    try:
+        documents = render(folder)
+    except RenderError as error:
+        raise DeclarationError(f"{folder}: {error}") from error
+    [config_map] = [d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"] == EXPERIMENTS]
+    return config_map
