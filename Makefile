@@ -18,9 +18,9 @@ RELEASES := var/releases
 # DATA=path/to/reviews.tsv trains on that file instead of the public data.
 DATA ?=
 # make experiment-report: the Prometheus to ask (make run's, by default) and the experiment's declaration (its
-# start is the window's). Until k8s/ declares the running experiment, the test fixture of the same experiment.
+# start is the window's): by default the one k8s/experiments/ says runs.
 PROMETHEUS_URL ?= http://127.0.0.1:9090
-DECLARATION ?= tests/experiment/declarations/confidence-display.yaml
+DECLARATION ?=
 
 # The CRD schemas the Kubernetes manifests are validated against (../shared/schemas/README.md),
 # and those of the oldest Istio supported. CI and developer machines have them beside the
@@ -133,7 +133,7 @@ model: install ## train the model release $(MODEL_VERSION) into var/releases (DA
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))
 
 experiment-report: install ## print the declared experiment's decision from a Prometheus (PROMETHEUS_URL, DECLARATION), draw it to var/
-	$(BIN)/python -m $(TOOLS).experiment --declaration $(DECLARATION) --prometheus $(PROMETHEUS_URL) --chart var/experiment-report.png
+	$(BIN)/python -m $(TOOLS).experiment $(if $(DECLARATION),--declaration $(DECLARATION)) --prometheus $(PROMETHEUS_URL) --chart var/experiment-report.png
 
 experiment-figures: install ## the decision rule's error rates before and after, by seeded simulation (docs/monitoring.md)
 	$(BIN)/python -m $(TOOLS).experiment.figures

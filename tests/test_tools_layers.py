@@ -14,10 +14,13 @@ TOOLS_SRC = ROOT / "tools" / "src"
 PACKAGE = Path(sentiment_devtools.__file__).parent
 # Bottom first; a module may import from its own package and from the layers before its own, never after, and
 # not from a sibling of its layer. The stack's own layers: the supervisor and the release below the monitoring.
+# An experiment's declaration and its plan sit below the checks, which hold k8s/ to them.
 LAYERS = (
     {"system"},
     {"manifests"},
     {"mesh"},
+    {"experiment.planning"},
+    {"experiment.declaration"},
     {"checks"},
     {"stack.supervisor", "stack.model_release"},
     {"stack.monitoring"},

@@ -10,9 +10,9 @@ from sentiment_devtools.experiment.declaration import load
 from sentiment_devtools.experiment.guardrails import Counts, Histogram
 from sentiment_devtools.experiment.visitors import RatioSums
 
-DECLARATIONS = Path(__file__).parent / "declarations"
+DECLARATIONS = Path(__file__).resolve().parents[2] / "k8s/experiments"
 CONFIDENCE = load(DECLARATIONS / "confidence-display.yaml")
-MODEL = load(DECLARATIONS / "model-version.yaml")
+MODEL = load(DECLARATIONS / "model-version-v1-1-0.yaml")
 BOUNDS = (0.004, 0.006, 0.01, math.inf)
 
 

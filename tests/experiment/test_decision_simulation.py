@@ -18,7 +18,7 @@ from sentiment_devtools.experiment.decision import Verdict
 from sentiment_devtools.experiment.declaration import Declaration, load
 from sentiment_devtools.experiment.simulation import Canary, Population, run, schedule
 
-DECLARATIONS = Path(__file__).parent / "declarations"
+DECLARATIONS = Path(__file__).resolve().parents[2] / "k8s/experiments"
 POPULATION = Population()
 
 
@@ -29,7 +29,7 @@ def confidence_display() -> Declaration:
 
 @pytest.fixture(scope="module")
 def model_version() -> Declaration:
-    return load(DECLARATIONS / "model-version.yaml")
+    return load(DECLARATIONS / "model-version-v1-1-0.yaml")
 
 
 def simulate(declaration: Declaration, canary: Canary, experiments: int, seed: int):

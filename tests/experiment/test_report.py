@@ -11,7 +11,7 @@ from sentiment_devtools.experiment.report import analyse
 from sentiment_devtools.experiment.text import render
 from sentiment_devtools.experiment.visitors import VisitorSums
 
-DECLARATION = load(Path(__file__).parent / "declarations/confidence-display.yaml")
+DECLARATION = load(Path(__file__).resolve().parents[2] / "k8s/experiments/confidence-display.yaml")
 BOUNDS = (0.004, 0.006, 0.01, math.inf)
 
 

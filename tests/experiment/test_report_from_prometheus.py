@@ -1,5 +1,7 @@
 """The report read from a real Prometheus holding two hours of known data, backfilled with promtool."""
 
+import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ from sentiment_devtools.stack.supervisor import Supervisor
 from support.monitoring import start_all
 from support.services import free_port
 
-DECLARATIONS = Path(__file__).parent / "declarations"
+DECLARATIONS = Path(__file__).resolve().parents[2] / "k8s/experiments"
 STEP_SECONDS = 15
 STEPS = 480  # two hours
 APP = 'namespace="sentiment",job="app-service"'
@@ -172,3 +174,40 @@ def test_an_unreachable_prometheus_is_one_line_and_exit_code_1(capsys):
 
     assert code == 1
     assert capsys.readouterr().err.startswith("experiment: cannot reach Prometheus at http://127.0.0.1:")
+
+
+def test_without_a_declaration_the_report_decides_the_experiment_k8s_says_runs_from_its_start(
+    backfilled_prometheus, tmp_path: Path, capsys
+):
+    # Given k8s/experiments/ as committed, its running declaration starting when the backfilled data does
+    url, end = backfilled_prometheus
+    experiments = tmp_path / "k8s/experiments"
+    shutil.copytree(DECLARATIONS, experiments)
+    running = yaml.safe_load((experiments / "kustomization.yaml").read_text())["configMapGenerator"][0]
+    [name] = [literal.partition("=")[2] for literal in running["literals"] if literal.startswith("running=")]
+    declared = experiments / f"{name}.yaml"
+    start = time.gmtime(_at(end, 0))
+    declared.write_text(re.sub(r"^start: .+$", f"start: {time.strftime('%Y-%m-%dT%H:%M:%SZ', start)}",
+                               declared.read_text(), flags=re.M))  # fmt: skip
+
+    # When the report is asked for no declaration
+    code = main(["--k8s-dir", str(tmp_path / "k8s"), "--prometheus", url, "--at", str(end), "--chart", "/dev/null"])
+
+    # Then it decides the running one, over the window from its start: all of the data
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    since = time.strftime("%Y-%m-%d %H:%M", start)
+    assert printed.startswith(f"Sentiment Canary experiment {name}: {url}, namespace sentiment, since {since}")
+    assert "assigned visitors stable 1700, canary 190 (10.1%, declared 10%): no mismatch" in printed
+
+
+def test_a_running_experiment_that_is_not_declared_is_one_line_and_exit_code_1(tmp_path: Path, capsys):
+    experiments = tmp_path / "k8s/experiments"
+    shutil.copytree(DECLARATIONS, experiments)
+    kustomization = experiments / "kustomization.yaml"
+    kustomization.write_text(re.sub(r"running=[\w-]*", "running=bigger-buttons", kustomization.read_text()))
+
+    code = main(["--k8s-dir", str(tmp_path / "k8s"), "--prometheus", f"http://127.0.0.1:{free_port()}"])
+
+    assert code == 1
+    assert "running='bigger-buttons' names no declaration" in capsys.readouterr().err

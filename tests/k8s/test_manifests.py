@@ -8,6 +8,7 @@ import pytest
 import yaml
 from sentiment_devtools.checks.cli import main
 from sentiment_devtools.checks.suite import all_problems
+from sentiment_devtools.experiment.declaration import Declaration, running
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.manifests.render import RenderError, render
 from sentiment_devtools.system import ARMS, SERVICES
@@ -110,8 +111,11 @@ def test_the_command_line_fails_on_a_broken_source_file(k8s_dir, tmp_path, capsy
     assert "weights {'stable': 80, 'canary': 30} add up to 110, not 100" in capsys.readouterr().err
 
 
-def test_a_new_canary_weight_is_one_edit_of_the_virtual_service_and_passes_every_check(k8s_dir, tmp_path, validator):
-    # Given a copy of k8s/ whose canary gets a quarter of new visitors: one file changed, nothing else
+def test_a_new_split_is_the_weight_the_declaration_and_the_srm_share_changed_together_and_passes_every_check(
+    k8s_dir, tmp_path, validator
+):
+    # Given a copy of k8s/ whose canary gets a quarter of new visitors: the VirtualService's weight, and the
+    # experiment declared anew for that split (its plan recomputed, a new start) with the SRM rule's share
     ramped = tmp_path / "k8s"
     shutil.copytree(k8s_dir, ramped)
     path = ramped / FRONTEND_ROUTES
@@ -119,12 +123,19 @@ def test_a_new_canary_weight_is_one_edit_of_the_virtual_service_and_passes_every
     stable, canary = virtual_service["spec"]["http"][-1]["route"]
     stable["weight"], canary["weight"] = 75, 25
     path.write_text(yaml.safe_dump(virtual_service))
+    declared_path = ramped / "experiments" / f"{running(k8s_dir).id}.yaml"
+    declared = yaml.safe_load(declared_path.read_text()) | {"split": {"canary": 0.25}, "start": "2026-03-02T09:00:00Z"}
+    declared["planned_reviews"] = Declaration.model_validate(declared | {"planned_reviews": 10**9}).required_reviews
+    declared_path.write_text(yaml.safe_dump(declared))
+    rules = ramped / "components/monitoring/prometheus-rule.yaml"
+    rules.write_text(rules.read_text().replace("expr: vector(0.10)", "expr: vector(0.25)"))
 
     # When it is rendered
     documents = render(ramped, example_secrets=True)
 
-    # Then that is the split, and every check passes
+    # Then that is the split, planned for fewer reviews than at 10%, and every check passes
     assert Manifests(documents).split("app-frontend") == {"stable": 75, "canary": 25}
+    assert declared["planned_reviews"] < running(k8s_dir).planned_reviews
     assert all_problems(documents, validator) == []
 
 

@@ -6,7 +6,18 @@ import json
 import shutil
 
 import pytest
-from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
+import yaml
+from sentiment_devtools.checks import (
+    experiments,
+    model_service,
+    monitoring,
+    pod_security,
+    pods,
+    routing,
+    security,
+    tools,
+    wiring,
+)
 from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.system import ARMS
@@ -498,7 +509,98 @@ def cors_allows_plain_http(documents):
     find(documents, "ConfigMap", "app-service-stable")["data"]["CORS_ALLOWED_ORIGINS"] = "http://app-frontend.k8s.local"
 
 
+def declaration(documents: list[dict], experiment: str) -> dict:
+    """The declaration of `experiment` in the experiments ConfigMap, parsed."""
+    return yaml.safe_load(find(documents, "ConfigMap", "experiments")["data"][f"{experiment}.yaml"])
+
+
+def redeclare(documents: list[dict], experiment: str, **changes) -> None:
+    declared = declaration(documents, experiment) | changes
+    find(documents, "ConfigMap", "experiments")["data"][f"{experiment}.yaml"] = yaml.safe_dump(declared)
+
+
+def move_the_weight_without_the_declaration(documents):
+    stable, canary = split(documents)
+    stable["weight"], canary["weight"] = 80, 20
+
+
+def declare_another_split(documents):
+    redeclare(documents, "confidence-display", split={"canary": 0.2})
+
+
+def move_the_srm_share_alone(documents):
+    groups = find(documents, "PrometheusRule", "sentiment-canary")["spec"]["groups"]
+    rule = next(r for g in groups for r in g["rules"] if r.get("record") == experiments.DECLARED_SHARE)
+    rule["expr"] = "vector(0.20)"
+
+
+def plan_more_than_the_plan_computes(documents):
+    redeclare(documents, "model-version-v1-1-0", planned_reviews=300000)
+
+
+def plan_fewer_than_the_plan_needs(documents):
+    redeclare(documents, "confidence-display", planned_reviews=200000)
+
+
+def run_an_undeclared_experiment(documents):
+    find(documents, "ConfigMap", "experiments")["data"]["running"] = "bigger-buttons"
+
+
+def run_another_experiment_in_one_arm(documents):
+    find(documents, "ConfigMap", "app-service-canary")["data"]["EXPERIMENT_ID"] = "model-version-v1-1-0"
+
+
+def start_another_experiment_without_the_arms(documents):
+    find(documents, "ConfigMap", "experiments")["data"]["running"] = "model-version-v1-1-0"
+
+
 MUTATIONS = [
+    # The experiment declared in k8s/experiments/ and what runs
+    (
+        move_the_weight_without_the_declaration,
+        experiments.the_split_is_the_declared_one,
+        "confidence-display: the declared split gives the canary 0.1 of new visitors, and VirtualService/app-frontend "
+        "weighs it 20 of 100: change the weight and the declaration together",
+    ),
+    (
+        declare_another_split,
+        experiments.the_split_is_the_declared_one,
+        "and VirtualService/app-frontend weighs it 10 of 100",
+    ),
+    (
+        move_the_srm_share_alone,
+        experiments.the_split_is_the_declared_one,
+        "PrometheusRule/sentiment-canary: experiment:experiment_assignments_canary:share_declared is 'vector(0.20)', "
+        "and confidence-display declares a canary share of 0.1",
+    ),
+    (
+        plan_more_than_the_plan_computes,
+        experiments.declarations_are_planned,
+        "model-version-v1-1-0.yaml plans 300000 reviews, and its plan (baseline, minimal effect, split, design "
+        "effect, alpha, power) computes 281213",
+    ),
+    (
+        plan_fewer_than_the_plan_needs,
+        experiments.declarations_are_planned,
+        "planned_reviews 200000 is below the 281213 reviews the plan needs",
+    ),
+    (
+        run_an_undeclared_experiment,
+        experiments.declarations_are_planned,
+        "running='bigger-buttons' names no declaration (declared: ['confidence-display', 'model-version-v1-1-0'])",
+    ),
+    (
+        run_another_experiment_in_one_arm,
+        experiments.the_arms_run_the_declared_experiment,
+        "Deployment/app-service-canary: EXPERIMENT_ID is 'model-version-v1-1-0', and ConfigMap/experiments says "
+        "'confidence-display' runs",
+    ),
+    (
+        start_another_experiment_without_the_arms,
+        experiments.the_arms_run_the_declared_experiment,
+        "Deployment/app-service-stable: EXPERIMENT_ID is 'confidence-display', and ConfigMap/experiments says "
+        "'model-version-v1-1-0' runs",
+    ),
     (
         model_services_anywhere,
         wiring.read_write_once_claims_attach,

@@ -32,7 +32,7 @@ from support.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "k8s/components/monitoring/dashboards"
-DECLARATIONS = Path(__file__).resolve().parents[1] / "experiment/declarations"
+DECLARATIONS = Path(__file__).resolve().parents[2] / "k8s/experiments"
 # What each arm's users do: each visitor's reviews, and how many of them they corrected (feedback on all).
 VISITORS = {"stable": [(8, 1), (6, 1), (4, 0), (2, 0)], "canary": [(4, 2), (4, 1), (4, 1), (4, 0), (4, 0)]}
 TRAFFIC = {version: tuple(map(sum, zip(*visitors, strict=True))) for version, visitors in VISITORS.items()}

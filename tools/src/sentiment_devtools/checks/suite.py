@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from sentiment_devtools.checks import (
+    experiments,
     model_service,
     monitoring,
     pod_security,
@@ -17,7 +18,7 @@ from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 
 # Every semantic check, in the order a reader meets the resources: how they wire together, how traffic is
-# routed and limited, what each pod needs, who may talk to whom, what is monitored.
+# routed and limited, what each pod needs, who may talk to whom, what is monitored, what experiment runs.
 CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     wiring.selectors_match_pods,
     wiring.services_select_every_arm,
@@ -52,6 +53,9 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     monitoring.alerts_are_actionable,
     monitoring.alert_names_are_our_own,
     monitoring.dashboards_are_valid,
+    experiments.declarations_are_planned,
+    experiments.the_split_is_the_declared_one,
+    experiments.the_arms_run_the_declared_experiment,
 )
 
 

@@ -1,6 +1,7 @@
 """`make experiment-report`: print the declared experiment's report from a Prometheus and draw its chart.
 
-`python -m sentiment_devtools.experiment --declaration FILE --prometheus URL`
+`python -m sentiment_devtools.experiment [--declaration FILE] --prometheus URL`: by default the experiment
+k8s/experiments/ says runs.
 """
 
 import argparse
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 
 from sentiment_devtools.experiment.chart import draw
-from sentiment_devtools.experiment.declaration import DeclarationError, load
+from sentiment_devtools.experiment.declaration import DeclarationError, load, running
 from sentiment_devtools.experiment.prometheus import QueryError, read_arms
 from sentiment_devtools.experiment.report import analyse
 from sentiment_devtools.experiment.text import render
@@ -19,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m sentiment_devtools.experiment", description=__doc__.splitlines()[0].partition(": ")[2]
     )
-    parser.add_argument("--declaration", type=Path, required=True, help="the experiment's declaration (YAML)")
+    parser.add_argument("--declaration", type=Path, help="the experiment's declaration (YAML; default: the running "
+                        "one of K8S_DIR/experiments/)")  # fmt: skip
+    parser.add_argument("--k8s-dir", type=Path, default=Path("k8s"), help="the manifests declaring the experiments")
     parser.add_argument("--prometheus", default="http://127.0.0.1:9090", help="the Prometheus URL")
     parser.add_argument("--namespace", default="sentiment", help="the namespace label of the experiment's series")
     parser.add_argument("--at", type=float, help="the look's time, Unix seconds (default: now); the window starts "
@@ -28,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     at = time.time() if arguments.at is None else arguments.at
     try:
-        declaration = load(arguments.declaration)
+        declaration = running(arguments.k8s_dir) if arguments.declaration is None else load(arguments.declaration)
         window = at - declaration.start.timestamp()
         if window <= 0:
             raise DeclarationError(f"{declaration.id} starts at {declaration.start.isoformat()}, after the look")

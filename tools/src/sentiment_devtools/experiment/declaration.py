@@ -1,9 +1,11 @@
 """An experiment, declared before it starts: what it tests, how it decides, the sample it needs.
 
-A small YAML document (tests/experiment/declarations/ holds two), validated on
-load: a declaration whose planned sample is smaller than its own plan requires
-is refused, so the report never decides on an underpowered plan, and it never
-guesses the baseline from the data it is deciding on.
+A small YAML document, one per experiment in k8s/experiments/ (deployed as the
+ConfigMap `experiments`, whose `running` names the one the arms run), validated
+on load: a declaration whose planned sample is smaller than its own plan
+requires is refused, so the report never decides on an underpowered plan, and
+it never guesses the baseline from the data it is deciding on. Below the checks
+in the tools' layers: `make k8s-check` holds k8s/ to the declarations.
 """
 
 import enum
@@ -13,6 +15,11 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sentiment_devtools.experiment import planning
+from sentiment_devtools.manifests.render import RenderError, render
+
+# The ConfigMap of k8s/experiments/: a key <id>.yaml per declaration, and RUNNING naming the one the arms run.
+EXPERIMENTS = "experiments"
+RUNNING = "running"
 
 
 class Direction(enum.StrEnum):
@@ -123,9 +130,47 @@ class DeclarationError(Exception):
     pass
 
 
+def parse(text: str, source: str) -> Declaration:
+    try:
+        return Declaration.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValueError) as error:
+        raise DeclarationError(f"{source}: {error}") from error
+
+
 def load(path: Path) -> Declaration:
     try:
-        document = yaml.safe_load(path.read_text())
-        return Declaration.model_validate(document)
-    except (OSError, yaml.YAMLError, ValueError) as error:
+        text = path.read_text()
+    except OSError as error:
         raise DeclarationError(f"{path}: {error}") from error
+    return parse(text, str(path))
+
+
+def declared(config_map: dict) -> dict[str, str]:
+    """The `experiments` ConfigMap's declarations as written, by the id their key names (<id>.yaml)."""
+    data = config_map.get("data", {})
+    return {key.removesuffix(".yaml"): text for key, text in data.items() if key.endswith(".yaml")}
+
+
+def running_id(k8s_dir: Path) -> str:
+    """The id of the experiment k8s/experiments/ says runs; "" when none does."""
+    return _config_map(k8s_dir / EXPERIMENTS)["data"].get(RUNNING, "")
+
+
+def running(k8s_dir: Path) -> Declaration:
+    """The declaration of the experiment k8s/experiments/ says runs, as kustomize deploys it."""
+    folder = k8s_dir / EXPERIMENTS
+    config_map = _config_map(folder)
+    name = config_map["data"].get(RUNNING, "")
+    texts = declared(config_map)
+    if name not in texts:
+        raise DeclarationError(f"{folder}: {RUNNING}={name!r} names no declaration (declared: {sorted(texts)})")
+    return parse(texts[name], f"{folder}/{name}.yaml")
+
+
+def _config_map(folder: Path) -> dict:
+    try:
+        documents = render(folder)
+    except RenderError as error:
+        raise DeclarationError(f"{folder}: {error}") from error
+    [config_map] = [d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"] == EXPERIMENTS]
+    return config_map

@@ -5,7 +5,7 @@
 Every figure of docs/monitoring.md's table comes from here: the same simulated
 experiments (experiment.simulation) decided by the rules this package used
 before (old_rules.py) and by the rule of decision.py, with the declarations of
-tests/experiment/declarations/. Takes about 30 s on two busy cores.
+k8s/experiments/. Takes about 30 s on two busy cores.
 """
 
 import argparse
@@ -32,7 +32,7 @@ from sentiment_devtools.experiment.simulation import (
 )
 
 PROMOTE, ROLL_BACK = Verdict.PROMOTE, Verdict.ROLL_BACK
-DECLARATIONS = Path(__file__).resolve().parents[3] / "tests/experiment/declarations"
+DECLARATIONS = Path(__file__).resolve().parents[4] / "k8s/experiments"
 UNCLUSTERED = Population(reviews_per_visitor=1.0, reviews_cv2=0.0)
 TEN_REVIEWS = Population(reviews_per_visitor=10.0, max_reviews=60)
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     arguments = parser.parse_args(argv)
     confidence = load(DECLARATIONS / "confidence-display.yaml")
-    model = load(DECLARATIONS / "model-version.yaml")
+    model = load(DECLARATIONS / "model-version-v1-1-0.yaml")
     n, seed = arguments.experiments, arguments.seed
     print(f"{n} simulated experiments per figure, seed {seed}; 90/10 split, 10% baseline correction rate\n")
     for row in _rows(confidence, model, n, seed):

@@ -89,7 +89,12 @@ def public_url(host: str, ports: Ports, tls: bool) -> str:
 
 
 def local_topology(
-    release: LocalRelease, state_dir: Path, ports: Ports, tls: bool = False, versions: tuple[str, ...] = ARMS
+    release: LocalRelease,
+    state_dir: Path,
+    ports: Ports,
+    tls: bool = False,
+    versions: tuple[str, ...] = ARMS,
+    experiment_id: str = "",
 ) -> list[Instance]:
     state_dir = state_dir.resolve()
     export_key = _export_api_key(state_dir / "export-api-key")
@@ -119,6 +124,8 @@ def local_topology(
                 "EXPORT_API_KEY": export_key,
                 "CORS_ALLOWED_ORIGINS": public_url(FRONTEND_HOST, ports, tls),
                 "SHOW_CONFIDENCE": feature_flag,
+                # The running experiment of k8s/experiments/, as each arm's configuration names it there.
+                "EXPERIMENT_ID": experiment_id,
             }),
             Instance("app-frontend", version, port("app-frontend"), {
                 **common,

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from sentiment_devtools.experiment.declaration import running_id
 from sentiment_devtools.stack.envoy import envoy_process
 from sentiment_devtools.stack.instances import Instance, Ports, local_topology, public_url
 from sentiment_devtools.stack.model_release import LocalRelease
@@ -33,7 +34,7 @@ class LocalStack:
         self.k8s_dir = k8s_dir
         self.ports = ports or Ports.default()
         self.tls = tls
-        self.instances = local_topology(release, state_dir, self.ports, tls, versions)
+        self.instances = local_topology(release, state_dir, self.ports, tls, versions, running_id(k8s_dir))
         self.supervisor = Supervisor(log_dir)
 
     @property
