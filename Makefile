@@ -53,9 +53,10 @@ endif
 export POD_SECURITY_FIXTURES_DIR
 # Debian packages the tests run: promtool, amtool, docker-compose (which
 # validates docker-compose.yml without a Docker engine), Chromium, which
-# Playwright drives in the browser tests, and wrk (make bench's load generator,
-# smoke-tested). Add yours to this list.
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium wrk
+# Playwright drives in the browser tests, wrk (make bench's load generator,
+# smoke-tested) and PostgreSQL (the app-service's server store: the tests'
+# servers, make run DB=postgres). Add yours to this list.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium wrk postgresql
 # Debian packages that build and run the images without a Docker engine (make images).
 IMAGE_PACKAGES := podman runc debootstrap
 

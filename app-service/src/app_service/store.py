@@ -1,8 +1,12 @@
 """Where reviews, predictions and the users' feedback live.
 
-`ReviewStore` is the interface the routes use; `SqliteReviewStore` is the one
-implementation. A server database (PostgreSQL, say) plugs in as another class
-with the same async methods, chosen in `open_store` by the DATABASE_URL scheme.
+`ReviewStore` is the one interface the routes use. `open_store` picks the
+implementation by the DATABASE_URL scheme: `SqliteReviewStore` here, the
+embedded default (make run, docker compose, a single replica), or
+`PostgresReviewStore` (postgres_store.py: a server, several replicas per arm).
+Both reach the same schema through the same versions (migrations.py) and keep
+the same promises: a review and its feedback are written durably before the
+answer, and the first feedback wins, decided in one statement.
 
 SQLite runs in WAL mode with synchronous=NORMAL: a committed write survives a
 crash of the process (not necessarily of the machine's power), and one write
@@ -20,24 +24,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Literal, Protocol
 
-Label = Literal["negative", "positive"]
+from app_service.migrations import MIGRATIONS, SCHEMA_VERSION
 
-# Bump with a migration step in _migrate when the schema changes.
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE reviews (
-    id                    TEXT PRIMARY KEY,
-    review                TEXT NOT NULL,
-    predicted_label       TEXT NOT NULL CHECK (predicted_label IN ('negative', 'positive')),
-    confidence            REAL NOT NULL,
-    model_version         TEXT NOT NULL,
-    model_service_version TEXT NOT NULL,
-    app_version           TEXT NOT NULL,
-    created_at            TEXT NOT NULL,
-    feedback_label        TEXT CHECK (feedback_label IN ('negative', 'positive')),
-    feedback_at           TEXT
-);
-"""
+Label = Literal["negative", "positive"]
+SQLITE_PREFIX = "sqlite:///"
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
 class StoreError(Exception):
@@ -91,12 +82,32 @@ class ReviewStore(Protocol):
         """Raise StoreError unless the store answers."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
-def open_store(database_path: str) -> ReviewStore:
-    """Open (and create, at first start) the store; raises StoreError with the reason."""
-    return SqliteReviewStore(database_path)
+@dataclass(frozen=True)
+class StoreLimits:
+    """How long a store call may take, and how many connections a server database's pool holds."""
+
+    pool_size: int = 10
+    connect_timeout_seconds: float = 2.0
+    timeout_seconds: float = 2.0
+
+
+async def open_store(url: str, limits: StoreLimits = StoreLimits()) -> ReviewStore:
+    """Open the store DATABASE_URL names and bring its schema up to date; raises StoreError with the reason."""
+    if url.startswith(POSTGRESQL_SCHEMES):
+        from app_service.postgres_store import PostgresReviewStore
+
+        return await PostgresReviewStore.open(url, limits)
+    return SqliteReviewStore(url.removeprefix(SQLITE_PREFIX))
+
+
+def newer_schema(version: int) -> str:
+    return (
+        f"the database's schema is at version {version}, newer than this service's {SCHEMA_VERSION}:"
+        " it was written by a newer release; run that release, or a newer one"
+    )
 
 
 def _read_only_hint(path: str) -> str:
@@ -128,12 +139,23 @@ class SqliteReviewStore:
             raise StoreError(f"cannot open the database {path}: {error}{_read_only_hint(path)}") from error
 
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version == SCHEMA_VERSION:
-            return
-        if version != 0:
-            raise StoreError(f"database schema version {version} is newer than this service's {SCHEMA_VERSION}")
-        self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        """Every step of MIGRATIONS past the database's version, in one transaction that holds the write lock
+        from its start: of two processes opening one database at once, one migrates and the other finds it done."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(newer_schema(version))
+            for migration in MIGRATIONS:
+                if migration.version > version:
+                    for statement in migration.sqlite:
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {migration.version}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     async def add(self, review: NewReview) -> None:
         try:
@@ -190,5 +212,5 @@ class SqliteReviewStore:
         except sqlite3.Error as error:
             raise StoreError(f"the database does not answer: {error}") from error
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._db.close()
