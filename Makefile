@@ -83,9 +83,10 @@ $(FETCHED_SCHEMAS)/%/SOURCES.json: $(TOOLS_SRC)/checks/schema_sources.py $(TOOLS
 $(FETCHED_FIXTURES)/SOURCES.json: $(TOOLS_SRC)/checks/fetch_fixtures.py | $(INSTALLED)
 	$(BIN)/python -m $(TOOLS).checks.fetch_fixtures --out $(FETCHED_FIXTURES)
 
-run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus)
+run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus; DB=postgres: PostgreSQL, two app-service replicas per arm)
+	$(if $(filter postgres,$(DB)),@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=postgresql)
 	$(BIN)/python -m $(TOOLS).stack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
-		$(if $(filter 0,$(MONITORING)),--no-monitoring)
+		$(if $(filter 0,$(MONITORING)),--no-monitoring) $(if $(DB),--database $(DB))
 
 compose-mesh: install ## compile k8s/ into the Envoy config of docker-compose.mesh.yml
 	$(BIN)/python -m $(TOOLS).stack.compose_mesh

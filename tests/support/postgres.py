@@ -10,6 +10,7 @@ Import the fixtures into a conftest: `from support.postgres import postgres_serv
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -43,10 +44,24 @@ class TestServer(NoopExecutor):
         return self.server.url(database, SUPERUSER)
 
 
+@contextmanager
+def reachable_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder the postgres user can reach (pytest's own are root's alone), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[TestServer]:
-    folder = Path(tempfile.mkdtemp(prefix="sentiment-postgres-"))
-    folder.chmod(0o755)  # the server may run as the postgres user, who must reach its folder
+    with reachable_folder("sentiment-postgres-") as folder:
+        yield from _served(folder)
+
+
+def _served(folder: Path) -> Iterator[TestServer]:
     server = LocalPostgres(folder / "server", free_port())
     server.prepare()
     supervisor = Supervisor(folder / "logs")
@@ -56,7 +71,6 @@ def postgres_server() -> Iterator[TestServer]:
         yield TestServer(server, supervisor)
     finally:
         supervisor.stop_all()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 postgresql = factories.postgresql("postgres_server")

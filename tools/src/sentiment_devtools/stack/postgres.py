@@ -69,6 +69,8 @@ class LocalPostgres:
         if (self.data_dir / "PG_VERSION").exists():
             return
         user = _server_user()
+        if user is not None:
+            _reachable_by_others(self.folder)
         self.socket_dir.mkdir(exist_ok=True)
         password_file = self.folder / "initdb-password"
         password_file.write_text(self.superuser_password + "\n")
@@ -136,6 +138,16 @@ class LocalPostgres:
         if result.returncode != 0:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()
+
+
+def _reachable_by_others(folder: Path) -> None:
+    """The postgres user must reach the folder through every folder above it."""
+    for parent in folder.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            raise RuntimeError(
+                f"PostgreSQL runs as the postgres user here (initdb refuses root), who cannot reach {folder}: "
+                f"{parent} is not searchable by others (chmod o+x {parent}), or start it as another user than root"
+            )
 
 
 def _password(path: Path) -> None:

@@ -58,6 +58,8 @@ class Supervisor:
         self._processes: dict[str, Process] = {}
         self._log_dir = log_dir
         self._handles_interrupts = False
+        # Stopped after all the others, by run_until_interrupted too.
+        self.stop_last: tuple[str, ...] = ()
 
     def handle_interrupts(self) -> None:
         """Ctrl-C and SIGTERM stop everything, even when started in the background,
@@ -152,21 +154,24 @@ class Supervisor:
             print(f"stack: {error}; stopping everything", file=sys.stderr, flush=True)
             return 1
         finally:
-            self.stop_all()
+            self.stop_all(self.stop_last)
 
-    def stop_all(self) -> None:
-        """SIGTERM to every running process at once, then SIGKILL to those still running at the deadline."""
+    def stop_all(self, last: tuple[str, ...] = ()) -> None:
+        """Its stop signal to every running process at once, then SIGKILL to those still running at the deadline;
+        the processes named in `last` (a database its clients use to the end) once the others have exited."""
         if self._handles_interrupts:
             # A second Ctrl-C while stopping must not leave processes behind.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in self._processes.values():
             process.stopped = True
-        running = [p for p in self._processes.values() if p.popen and p.popen.poll() is None]
-        for process in running:
-            process.popen.send_signal(process.stop_signal)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for process in running:
-            _wait_or_kill(process.popen, max(0.1, deadline - time.monotonic()))
+        for group in ([p for p in self._processes.values() if p.name not in last],
+                      [p for p in self._processes.values() if p.name in last]):  # fmt: skip
+            running = [p for p in group if p.popen and p.popen.poll() is None]
+            for process in running:
+                process.popen.send_signal(process.stop_signal)
+            deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+            for process in running:
+                _wait_or_kill(process.popen, max(0.1, deadline - time.monotonic()))
 
     def _raise_if_crashed(self) -> None:
         for process in self._processes.values():

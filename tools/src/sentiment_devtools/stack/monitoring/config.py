@@ -24,12 +24,12 @@ def rule_groups(documents: list[dict]) -> dict:
     return {"groups": [group for rule in rules for group in rule["spec"]["groups"]]}
 
 
-def scrape_jobs(documents: list[dict], targets: Mapping[str, Mapping[str, str]]) -> list[dict]:
+def scrape_jobs(documents: list[dict], targets: Mapping[str, Mapping[str, str | list[str]]]) -> list[dict]:
     """One job per Service a ServiceMonitor selects, scraping the local targets of that service.
 
-    targets: service name -> version -> "127.0.0.1:port". Each target is
+    targets: service name -> version -> "127.0.0.1:port", or a list of them (the replicas). Each target is
     labelled like the ServiceMonitor's: job and service (the Service's name),
-    namespace, and pod (<service>-<version> here; the pod's name there).
+    namespace, and pod (<service>-<version>, then -2, -3 for more replicas, here; the pod's name there).
     """
     m = Manifests(documents)
     jobs = []
@@ -44,9 +44,11 @@ def scrape_jobs(documents: list[dict], targets: Mapping[str, Mapping[str, str]])
             "static_configs": [
                 {
                     "targets": [address],
-                    "labels": {"namespace": namespace(service), "service": name, "pod": f"{name}-{version}"},
+                    "labels": {"namespace": namespace(service), "service": name,
+                               "pod": f"{name}-{version}" + (f"-{index + 1}" if index else "")},
                 }
-                for version, address in targets[name].items()
+                for version, addresses in targets[name].items()
+                for index, address in enumerate([addresses] if isinstance(addresses, str) else addresses)
             ],
         })  # fmt: skip
     return jobs
@@ -54,7 +56,7 @@ def scrape_jobs(documents: list[dict], targets: Mapping[str, Mapping[str, str]])
 
 def prometheus_config(
     documents: list[dict],
-    targets: Mapping[str, Mapping[str, str]],
+    targets: Mapping[str, Mapping[str, str | list[str]]],
     rules_file: str,
     alertmanager: str,
     interval: str,

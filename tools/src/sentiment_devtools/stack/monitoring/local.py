@@ -20,14 +20,14 @@ class LocalMonitoring:
 
 def local_monitoring(
     k8s_dir: Path,
-    targets: Mapping[str, Mapping[str, str]],
+    targets: Mapping[str, Mapping[str, str | list[str]]],
     state_dir: Path,
     port_offset: int = 0,
     enabled: bool = True,
 ) -> LocalMonitoring:
     """The processes to start beside the services, and the lines to print once they are ready.
 
-    targets: service -> version -> "127.0.0.1:port", what Prometheus scrapes.
+    targets: service -> version -> "127.0.0.1:port" or a list of them (replicas), what Prometheus scrapes.
     """
     if not enabled:
         return LocalMonitoring()
