@@ -130,6 +130,7 @@ k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (
 	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets
 	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-storage
 	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-images
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/sqlite --with components/local-storage
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))

@@ -2,7 +2,17 @@
 
 from collections.abc import Callable
 
-from sentiment_devtools.checks import model_service, monitoring, pod_security, pods, routing, security, tools, wiring
+from sentiment_devtools.checks import (
+    database,
+    model_service,
+    monitoring,
+    pod_security,
+    pods,
+    routing,
+    security,
+    tools,
+    wiring,
+)
 from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 
@@ -23,6 +33,8 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     pods.every_service_runs_in_every_arm,
     pods.pods_are_hardened,
     pods.images_are_pinned,
+    database.each_arm_reaches_its_database,
+    database.replicas_roll_without_downtime,
     pod_security.pods_meet_the_restricted_standard,
     model_service.model_is_pinned,
     model_service.model_is_prepared,
