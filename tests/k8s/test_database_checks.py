@@ -7,6 +7,7 @@ import pytest
 from sentiment_devtools.checks import database, wiring
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.manifests.render import render
+from sentiment_devtools.system import ARMS
 from support.mesh import REPO
 
 
@@ -145,7 +146,7 @@ def test_the_sqlite_layout_runs_one_replica_per_arm_on_its_own_volume(rendered_s
     m = Manifests(rendered_sqlite)
     assert database.replicas_roll_without_downtime(m) == []
     assert m.of_kind("Cluster") == m.of_kind("Database") == m.of_kind("PodDisruptionBudget") == []
-    for arm in ("stable", "canary"):
+    for arm in ARMS:
         deployment = find(rendered_sqlite, "Deployment", f"app-service-{arm}")
         claims = [v["persistentVolumeClaim"]["claimName"] for v in deployment["spec"]["template"]["spec"]["volumes"]
                   if "persistentVolumeClaim" in v]  # fmt: skip
