@@ -20,6 +20,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """The CPU time of the process and of its children alive now (PostgreSQL's backends, one per connection)."""
+    total = cpu_seconds(pid)
+    for child in _children(pid):
+        try:
+            total += tree_cpu_seconds(child)
+        except FileNotFoundError:  # exited meanwhile
+            continue
+    return total
+
+
 def peak_rss_mib(pid: int) -> float:
     """VmHWM of the process plus that of each child (uvicorn's workers, if any): an upper bound."""
     total_kib = _vm_hwm_kib(pid)

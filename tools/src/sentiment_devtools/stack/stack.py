@@ -41,7 +41,10 @@ class LocalStack:
         versions: tuple[str, ...] = ARMS,
         log_dir: Path | None = None,
         database: str = "sqlite",
+        postgres_dir: Path | None = None,
     ) -> None:
+        """database: "sqlite", or "postgres" with its server's folder in postgres_dir (default <state_dir>/postgres),
+        which the postgres user must reach when we are root."""
         if database not in DATABASES:
             raise ValueError(f"database must be one of {DATABASES}, not {database!r}")
         self.release = release
@@ -49,9 +52,8 @@ class LocalStack:
         self.k8s_dir = k8s_dir
         self.ports = ports or Ports.default()
         self.tls = tls
-        self.postgres = (
-            LocalPostgres(state_dir.resolve() / "postgres", self.ports.postgres) if database == "postgres" else None
-        )
+        postgres_dir = postgres_dir or state_dir.resolve() / "postgres"
+        self.postgres = LocalPostgres(postgres_dir, self.ports.postgres) if database == "postgres" else None
         urls = None
         if self.postgres is not None:
             self.postgres.prepare()  # the passwords the URLs carry, made once
