@@ -24,7 +24,7 @@ def with_password(url: str, password: str) -> str:
 
 
 def test_a_wrong_password_an_unknown_database_or_an_unreachable_host_stops_start_up_in_one_line(postgres_url):
-    secret = "not-the-password-0123"
+    secret = "wrong-test-password-0123"
     urls = {
         "password authentication failed": with_password(postgres_url, secret),
         'database "nowhere" does not exist': postgres_url.rsplit("/", 1)[0] + "/nowhere",
