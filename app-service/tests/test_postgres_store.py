@@ -6,6 +6,7 @@ import time
 
 import asyncpg
 import pytest
+from app_service.migrations import SCHEMA_VERSION
 from app_service.store import NewReview, StoreError, StoreLimits, open_store
 from support.services import free_port, serve_refused
 from support.waiting import DEADLINE_SECONDS
@@ -108,3 +109,25 @@ def test_an_exhausted_pool_gives_a_store_error_within_the_timeout(postgres_url, 
 
     assert "did not answer within 0.5s; nothing was saved" in str(error)
     assert took < TIMEOUT + 1.0, took
+
+
+def test_a_service_that_finds_a_newer_schema_refuses_to_start_naming_both_versions(postgres_url):
+    async def written_by_a_newer_release():
+        await (await open_store(postgres_url)).close()
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute(
+                "INSERT INTO schema_migrations (version, summary) VALUES ($1, 'a newer release')", SCHEMA_VERSION + 1
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(written_by_a_newer_release())
+
+    result = serve_refused("app_service", {"DATABASE_URL": postgres_url})
+
+    assert result.returncode == 1, result
+    assert result.stderr == (
+        f"app-service: the database's schema is at version {SCHEMA_VERSION + 1}, newer than this service's "
+        f"{SCHEMA_VERSION}: it was written by a newer release; run that release, or a newer one\n"
+    )
