@@ -107,19 +107,19 @@ class PostgresReviewStore:
         """A connection of the pool; every failure a StoreError: `what` could not be done, and why. A statement the
         server refused or cancelled was rolled back, and so was one never sent (`undone` says so); only a connection
         lost while a statement ran leaves its outcome unknown, which the message says instead."""
-        sent = False
+        acquired = False  # once a connection is held, a statement may have reached the server
         try:
             async with self._pool.acquire(timeout=self._timeout) as connection:
-                sent = True
+                acquired = True
                 yield connection
         except (TimeoutError, asyncpg.QueryCanceledError) as error:
-            known = not sent or isinstance(error, asyncpg.QueryCanceledError)
+            known = not acquired or isinstance(error, asyncpg.QueryCanceledError)
             reason = f"the database did not answer within {self._timeout:g}s"
             raise StoreError(_message(what, reason, undone if known else _unknown(undone))) from error
         except asyncpg.PostgresError as error:
             raise StoreError(_message(what, _describe(error), undone)) from error
         except _CONNECT_ERRORS as error:
-            raise StoreError(_message(what, _describe(error), _unknown(undone) if sent else undone)) from error
+            raise StoreError(_message(what, _describe(error), _unknown(undone) if acquired else undone)) from error
 
     async def add(self, review: NewReview) -> None:
         async with self._connection("could not store the review", "nothing was saved") as connection:

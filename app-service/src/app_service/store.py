@@ -97,6 +97,7 @@ class StoreLimits:
 async def open_store(url: str, limits: StoreLimits = StoreLimits()) -> ReviewStore:
     """Open the store DATABASE_URL names and bring its schema up to date; raises StoreError with the reason."""
     if url.startswith(POSTGRESQL_SCHEMES):
+        # Imported here: postgres_store builds on this module's types.
         from app_service.postgres_store import PostgresReviewStore
 
         return await PostgresReviewStore.open(url, limits)
