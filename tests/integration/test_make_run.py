@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,8 +41,11 @@ def free_port_offset() -> int:
     two runs given the same seed (to reproduce an order) would otherwise try the same ports.
     """
     draw = random.SystemRandom()
+    # Below the kernel's ephemeral ports: a connection made while the system starts (an app-service's to its
+    # database, say) would otherwise take a port a later process is about to listen on.
+    ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(50):
-        offset = draw.randrange(10_000, 50_000, 10)
+        offset = draw.randrange(1_000, ephemeral - max(ALL_PORTS), 10)
         try:
             for port in ALL_PORTS:
                 with socket.socket() as probe:
