@@ -20,7 +20,7 @@ from sentiment_devtools.system import ARMS, STABLE
 from support.mesh import REPO, Mesh, running_stack
 from support.postgres import reachable_folder
 from support.traffic import Load, Traffic
-from support.waiting import wait_until
+from support.waiting import DEADLINE_SECONDS, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -155,6 +155,14 @@ def test_a_rolling_update_of_both_replicas_under_load_fails_nothing_and_loses_no
     save_figures("app-service-rolling-update", traffic, **figures)
 
 
+async def requests_in_flight(traffic: Traffic) -> None:
+    """Until some request is on its way (the pages' requests take milliseconds, and most moments have none)."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while traffic.in_flight == 0:
+        assert time.monotonic() < deadline, f"no request was ever in flight: {traffic.summary()}"
+        await asyncio.sleep(0.001)
+
+
 def test_a_replica_killed_under_load_fails_only_its_requests_in_flight_and_loses_nothing(stack):
     victim = stack.instance("app-service", ARM, replica=2).name
     moment = {}
@@ -163,6 +171,7 @@ def test_a_replica_killed_under_load_fails_only_its_requests_in_flight_and_loses
         # Given reviews flowing to both replicas of the arm
         await load.until_acknowledged(SETTLED_REVIEWS)
         # When one replica is killed (SIGKILL: no drain, no graceful shutdown), with requests in flight
+        await requests_in_flight(traffic)
         moment["in flight"] = traffic.in_flight
         moment["killed"] = time.monotonic()
         await asyncio.to_thread(stack.supervisor.stop, victim, signal.SIGKILL)
