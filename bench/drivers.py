@@ -11,6 +11,7 @@ the driver costs the service, the server's work apart. A local server of its own
 import argparse
 import asyncio
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -101,6 +102,7 @@ def main() -> int:
                 server.sql("TRUNCATE reviews", "reviews_bench")
     finally:
         supervisor.stop_all()
+        shutil.rmtree(folder, ignore_errors=True)
     print(f"client CPU per insert, pool {POOL_SIZE}, {CONCURRENCY} in flight, {arguments.inserts} inserts x "
           f"{arguments.runs} runs (median; each run):")  # fmt: skip
     for name, values in figures.items():
