@@ -20,7 +20,7 @@ LAYERS = (
     {"mesh"},
     {"checks"},
     {"stack.supervisor", "stack.model_release"},
-    {"stack.monitoring"},
+    {"stack.monitoring", "stack.postgres"},
     {"stack"},
     {"images", "lockfiles", "experiment"},
 )
