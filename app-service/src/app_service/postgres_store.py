@@ -2,15 +2,24 @@
 
 asyncpg, with a pool of connections per process: it spent about 10-15% less of this process's CPU per insert
 than psycopg 3 with psycopg_pool, the same statement on the same pool (docs/performance.md, `python -m
-bench.drivers`). Every statement runs in autocommit: a review is one INSERT, durable once it returns (the
-server's synchronous commit), and "the first feedback wins" is one UPDATE whose WHERE holds only while no
-feedback is recorded, so of two replicas recording feedback at once, one updates and the other finds the first.
+bench.drivers`). A write is one transaction: the review (or its feedback) and its visitor's counts, committed
+together, durable once it returns (the server's synchronous commit), or rolled back together.
+
+"The first feedback wins" is one UPDATE whose WHERE holds only while no feedback is recorded, so of two replicas
+recording feedback at once, one updates and the other finds the first. The visitor's counts are read and
+written in one statement too (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, `UPDATE ... RETURNING`), in the
+transaction of the write they count. Under READ COMMITTED, PostgreSQL's default, such a statement locks the
+visitor's row until its transaction ends; a concurrent writer of the same visitor waits for that lock, then
+updates the row as the first left it: the writers of one visitor are serialized, and the counts each write
+returns are the ones it made, never ones another writer is changing. Each transaction locks one review's row,
+then one visitor's, always in that order, so two writes cannot deadlock.
 
 Every call is bounded: the wait for a free connection of the pool by `timeout_seconds`, opening one by
-`connect_timeout_seconds`, a statement by the server's `statement_timeout` (the same `timeout_seconds`, so the
-server cancels it and rolls it back), and the answer by the client a second later, should the server itself
-not answer. Each failure is a StoreError saying what was not done, a 503 (routes.py): never a hang. A lost
-connection is replaced by the pool at the next call, so a restarted server is used again without a restart.
+`connect_timeout_seconds`, each statement by the server's `statement_timeout` (the same `timeout_seconds`, so
+the server cancels it and rolls its transaction back), and each answer by the client a second later, should
+the server itself not answer. Each failure is a StoreError saying what was not done, and whether anything was
+saved, a 503 (routes.py): never a hang. A lost connection is replaced by the pool at the next call, so a
+restarted server is used again without a restart.
 
 The schema is brought up to date at start (migrations.py), in one transaction under an advisory lock of the
 database, so that replicas starting together cannot race: one migrates, the others wait and find it done.
@@ -25,7 +34,16 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from app_service.migrations import MIGRATIONS, SCHEMA_VERSION
-from app_service.store import Feedback, FeedbackOutcome, Label, LabelledReview, NewReview, StoreError, StoreLimits
+from app_service.store import (
+    Feedback,
+    FeedbackOutcome,
+    Label,
+    LabelledReview,
+    NewReview,
+    StoreError,
+    StoreLimits,
+    VisitorCounts,
+)
 from app_service.store import newer_schema as _newer_schema
 
 # pg_advisory_xact_lock's key for migrations: any constant, the same in every release (a database's own).
@@ -121,26 +139,50 @@ class PostgresReviewStore:
         except _CONNECT_ERRORS as error:
             raise StoreError(_message(what, _describe(error), _unknown(undone) if acquired else undone)) from error
 
-    async def add(self, review: NewReview) -> None:
-        async with self._connection("could not store the review", "nothing was saved") as connection:
+    async def add(self, review: NewReview) -> VisitorCounts:
+        async with (
+            self._connection("could not store the review", "nothing was saved") as connection,
+            connection.transaction(),
+        ):
             await connection.execute(
-                "INSERT INTO reviews (id, review, predicted_label, confidence, model_version, model_service_version,"
-                " app_version) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO reviews (id, review, predicted_label, confidence, model_version,"
+                " model_service_version, app_version, visitor_id, experiment_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 review.id, review.review, review.predicted_label, review.confidence, review.model_version,
-                review.model_service_version, review.app_version,
+                review.model_service_version, review.app_version, review.visitor_id, review.experiment_id,
             )  # fmt: skip
+            if review.visitor_id is None:
+                return VisitorCounts(reviews=1, feedback=0, corrections=0)
+            # The visitor's counts as this transaction leaves them: read and written in one statement, which
+            # holds the visitor's row until the commit.
+            counts = await connection.fetchrow(
+                "INSERT INTO visitors (experiment_id, app_version, visitor_id, reviews, feedback, corrections)"
+                " VALUES ($1, $2, $3, 1, 0, 0) ON CONFLICT (experiment_id, app_version, visitor_id)"
+                " DO UPDATE SET reviews = visitors.reviews + 1 RETURNING reviews, feedback, corrections",
+                review.experiment_id,
+                review.app_version,
+                review.visitor_id,
+            )
+        return VisitorCounts(*counts)
 
     async def record_feedback(self, review_id: str, label: Label) -> Feedback | None:
-        async with self._connection("could not store the feedback", "nothing was saved") as connection:
-            # One statement decides "first feedback wins", whichever replica writes.
-            predicted = await connection.fetchval(
+        async with (
+            self._connection("could not store the feedback", "nothing was saved") as connection,
+            connection.transaction(),
+        ):
+            # One statement decides "first feedback wins", whichever replica writes: another one's UPDATE of
+            # the review waits for this transaction, then finds the feedback recorded.
+            recorded = await connection.fetchrow(
                 "UPDATE reviews SET feedback_label = $1, feedback_at = now()"
-                " WHERE id = $2 AND feedback_label IS NULL RETURNING predicted_label",
+                " WHERE id = $2 AND feedback_label IS NULL"
+                " RETURNING predicted_label, visitor_id, experiment_id, app_version",
                 label,
                 review_id,
             )
-            if predicted is not None:
-                return Feedback(FeedbackOutcome.RECORDED, predicted_label=predicted, feedback_label=label)
+            if recorded is not None:
+                predicted = recorded["predicted_label"]
+                visitor = await _count_feedback(connection, recorded, corrected=predicted != label)
+                return Feedback(FeedbackOutcome.RECORDED, predicted, label, visitor)
             # A statement of its own, with a snapshot of its own: it sees the feedback that won.
             row = await connection.fetchrow(
                 "SELECT predicted_label, feedback_label FROM reviews WHERE id = $1", review_id
@@ -167,6 +209,23 @@ class PostgresReviewStore:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+async def _count_feedback(connection: asyncpg.Connection, review: asyncpg.Record, corrected: bool) -> VisitorCounts:
+    """The review's visitor's counts with one more feedback, in the transaction that records it."""
+    if review["visitor_id"] is None:
+        return VisitorCounts(reviews=1, feedback=1, corrections=int(corrected))
+    counts = await connection.fetchrow(
+        "UPDATE visitors SET feedback = feedback + 1, corrections = corrections + $1"
+        " WHERE experiment_id = $2 AND app_version = $3 AND visitor_id = $4 RETURNING reviews, feedback, corrections",
+        int(corrected),
+        review["experiment_id"],
+        review["app_version"],
+        review["visitor_id"],
+    )
+    if counts is None:  # a review and its visitor's row are written in one transaction: never one without the other
+        raise StoreError("could not store the feedback: the review's visitor has no counts; nothing was saved")
+    return VisitorCounts(*counts)
 
 
 def _unknown(undone: str) -> str:
