@@ -10,24 +10,20 @@ figures go to var/test-artifacts/faults/ and docs/reliability.md.
 
 import asyncio
 import itertools
-import json
 import signal
 import time
 
 import httpx
 import pytest
 from sentiment_devtools.system import ARMS, STABLE
-from support.mesh import REPO, Mesh, running_stack
+from support.mesh import Mesh, running_stack
 from support.postgres import reachable_folder
-from support.traffic import Load, Traffic
+from support.traffic import SETTLED_REVIEWS, Load, Traffic, save_figures
 from support.waiting import DEADLINE_SECONDS, wait_until
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = REPO / "var" / "test-artifacts" / "faults"
 ARM = STABLE
-# Each phase lasts until this many more reviews are acknowledged.
-SETTLED_REVIEWS = 20
 # The app-service's model-service timeout (2 s + 0.5 s, one retry) and its database's (2 s pool, 2 s statement).
 SLOWEST_ACCEPTABLE_SECONDS = 8.0
 _runs = itertools.count()
@@ -73,8 +69,8 @@ def stored(stack, traffic: Traffic, version: str) -> tuple[set[str], set[str]]:
 def count_everything(stack, traffic: Traffic, version: str = ARM) -> dict:
     """Sent, failed, acknowledged and stored; nothing acknowledged may be missing from the store."""
     reviews, corrections = stored(stack, traffic, version)
-    lost_reviews = traffic.acknowledged_reviews.get(version, set()) - reviews
-    lost_corrections = traffic.acknowledged_corrections.get(version, set()) - corrections
+    lost_reviews = traffic.acknowledged_reviews[version] - reviews
+    lost_corrections = traffic.acknowledged_corrections[version] - corrections
     assert not lost_reviews, f"{len(lost_reviews)} acknowledged {version} reviews are not in the store"
     assert not lost_corrections, f"{len(lost_corrections)} acknowledged {version} corrections are not in the store"
     answers = [a for a in traffic.answers if a.version == version]
@@ -83,21 +79,10 @@ def count_everything(stack, traffic: Traffic, version: str = ARM) -> dict:
         "failed": sum(a.status != 200 for a in answers),
         "reviews acknowledged": traffic.reviews(version),
         "reviews stored": len(reviews),
-        "corrections acknowledged": len(traffic.acknowledged_corrections.get(version, ())),
+        "corrections acknowledged": len(traffic.acknowledged_corrections[version]),
         "corrections stored": len(corrections),
         "lost": 0,
     }
-
-
-def save_figures(name: str, traffic: Traffic, **figures: object) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    summary = {
-        "statuses": dict(traffic.statuses()),
-        "slowest_seconds": round(max(a.seconds for a in traffic.answers), 2),
-        **figures,
-    }
-    (ARTIFACTS / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"{name}: {json.dumps(summary)}")
 
 
 def requests_served(stack, name: str) -> int:
@@ -131,7 +116,7 @@ def test_a_rolling_update_of_both_replicas_under_load_fails_nothing_and_loses_no
 
     async def scenario(load, traffic):
         # Given the pages' reviews and corrections flowing to one arm's two replicas
-        await load.until_acknowledged(SETTLED_REVIEWS)
+        await load.until_acknowledged()
         for replica in replicas:
             # When each replica in turn is drained out of the endpoints, stopped (SIGTERM), started again,
             # ready, and back in: a rolling update with maxUnavailable 0
@@ -140,7 +125,7 @@ def test_a_rolling_update_of_both_replicas_under_load_fails_nothing_and_loses_no
             await asyncio.to_thread(
                 wait_until, lambda r=replica: requests_served(stack, r), what=f"{replica} to serve after its restart"
             )
-            await load.until_acknowledged(SETTLED_REVIEWS)
+            await load.until_acknowledged()
 
     traffic = run_load(stack, scenario)
 
@@ -158,7 +143,7 @@ def test_a_rolling_update_of_both_replicas_under_load_fails_nothing_and_loses_no
 async def requests_in_flight(traffic: Traffic) -> None:
     """Until some request is on its way (the pages' requests take milliseconds, and most moments have none)."""
     deadline = time.monotonic() + DEADLINE_SECONDS
-    while traffic.in_flight == 0:
+    while not traffic.in_flight:
         assert time.monotonic() < deadline, f"no request was ever in flight: {traffic.summary()}"
         await asyncio.sleep(0.001)
 
@@ -169,19 +154,19 @@ def test_a_replica_killed_under_load_fails_only_its_requests_in_flight_and_loses
 
     async def scenario(load, traffic):
         # Given reviews flowing to both replicas of the arm
-        await load.until_acknowledged(SETTLED_REVIEWS)
+        await load.until_acknowledged()
         # When one replica is killed (SIGKILL: no drain, no graceful shutdown), with requests in flight
         await requests_in_flight(traffic)
-        moment["in flight"] = traffic.in_flight
+        moment["in flight"] = len(traffic.in_flight)
         moment["killed"] = time.monotonic()
         await asyncio.to_thread(stack.supervisor.stop, victim, signal.SIGKILL)
         moment["gone"] = time.monotonic()
         # Then the next requests are answered by the other replica
-        await load.until_acknowledged(SETTLED_REVIEWS)
+        await load.until_acknowledged()
         # And once it is started again, it serves its share again
         await asyncio.to_thread(stack.restart, victim)
         await asyncio.to_thread(wait_until, lambda: requests_served(stack, victim), what=f"{victim} to serve again")
-        await load.until_acknowledged(SETTLED_REVIEWS)
+        await load.until_acknowledged()
 
     traffic = run_load(stack, scenario)
 
@@ -202,7 +187,7 @@ def test_postgresql_restarted_under_load_gives_clear_503s_then_recovers_by_itsel
 
     async def scenario(load, traffic):
         # Given reviews flowing to both arms
-        await load.until_acknowledged(SETTLED_REVIEWS)
+        await load.until_acknowledged()
         # When the database server stops (its fast shutdown: every connection closed), under the traffic
         await asyncio.to_thread(stack.supervisor.stop, stack.postgres.name)
         refused = traffic.statuses()["503"]
@@ -212,7 +197,7 @@ def test_postgresql_restarted_under_load_gives_clear_503s_then_recovers_by_itsel
         # And once the server is back, they answer again by themselves
         stack.supervisor.start(stack.postgres.process())
         await asyncio.to_thread(stack.supervisor.wait_ready, 60.0, [stack.postgres.name])
-        await load.until_acknowledged(SETTLED_REVIEWS)
+        await load.until_acknowledged()
         readiness["up"] = httpx.get(f"{stack.instance('app-service', ARM).url}/readyz", timeout=5.0)
 
     traffic = run_load(stack, scenario, versions=ARMS)
