@@ -161,3 +161,18 @@ def test_a_sqlite_arm_of_two_replicas_is_refused(rendered_sqlite):
         "Deployment/app-service-stable: a SQLite database has one writer: 1 replica and the Recreate strategy, "
         "not 2 and Recreate"
     ]
+
+
+def test_a_sqlite_arm_rolled_out_beside_itself_is_refused_as_a_read_write_once_claim_on_two_nodes(rendered_sqlite):
+    # Given the SQLite layout, whose arms each mount a ReadWriteOnce claim, and one of them rolled out, not recreated
+    documents = copy.deepcopy(rendered_sqlite)
+    assert wiring.read_write_once_claims_attach(Manifests(documents)) == []
+    find(documents, "Deployment", "app-service-canary")["spec"]["strategy"] = {"type": "RollingUpdate"}
+
+    # Then the new pod may start on another node than the old one, which the check refuses
+    problems = wiring.read_write_once_claims_attach(Manifests(documents))
+    assert any(
+        "PersistentVolumeClaim/app-service-data-canary (ReadWriteOnce): Deployment/app-service-canary's pods mount it "
+        "beside its own new pod in a rollout, and nothing requires them on one node" in problem
+        for problem in problems
+    ), problems
