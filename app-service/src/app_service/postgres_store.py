@@ -50,8 +50,10 @@ from app_service.store import newer_schema as _newer_schema
 MIGRATION_LOCK = 0x5E471_C4A4  # "sentiment canary"
 # The client's own deadline for an answer, past the server's statement_timeout.
 CLIENT_DEADLINE_SLACK_SECONDS = 1.0
-# What a failed connection attempt raises: refused, unreachable, unknown host, timed out, TLS refused.
-_CONNECT_ERRORS = (OSError, asyncio.TimeoutError, socket.gaierror, asyncpg.InterfaceError)
+# What a failed connection attempt raises: refused, unreachable, unknown host, timed out, TLS refused; and what a
+# connection lost under a transaction may raise when the pool resets it on release (InternalClientError: "another
+# operation is in progress"), after which the pool drops it.
+_CONNECT_ERRORS = (OSError, asyncio.TimeoutError, socket.gaierror, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 def redacted(url: str) -> str:
