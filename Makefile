@@ -53,9 +53,10 @@ endif
 export POD_SECURITY_FIXTURES_DIR
 # Debian packages the tests run: promtool, amtool, docker-compose (which
 # validates docker-compose.yml without a Docker engine), Chromium, which
-# Playwright drives in the browser tests, and wrk (make bench's load generator,
-# smoke-tested). Add yours to this list.
-SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium wrk
+# Playwright drives in the browser tests, wrk (make bench's load generator,
+# smoke-tested) and PostgreSQL (the app-service's server store: the tests'
+# servers, make run DB=postgres). Add yours to this list.
+SYSTEM_PACKAGES := prometheus prometheus-alertmanager docker-compose chromium wrk postgresql
 # Debian packages that build and run the images without a Docker engine (make images).
 IMAGE_PACKAGES := podman runc debootstrap
 
@@ -82,9 +83,10 @@ $(FETCHED_SCHEMAS)/%/SOURCES.json: $(TOOLS_SRC)/checks/schema_sources.py $(TOOLS
 $(FETCHED_FIXTURES)/SOURCES.json: $(TOOLS_SRC)/checks/fetch_fixtures.py | $(INSTALLED)
 	$(BIN)/python -m $(TOOLS).checks.fetch_fixtures --out $(FETCHED_FIXTURES)
 
-run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus)
+run: install ## start the system on 127.0.0.1 behind Envoy (DATA=file.tsv: train on it; TLS=1: HTTPS; MONITORING=0: no Prometheus; DB=postgres: PostgreSQL, two app-service replicas per arm)
+	$(if $(filter postgres,$(DB)),@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES=postgresql)
 	$(BIN)/python -m $(TOOLS).stack --model-version $(MODEL_VERSION) $(if $(DATA),--data $(DATA)) $(if $(TLS),--tls) \
-		$(if $(filter 0,$(MONITORING)),--no-monitoring)
+		$(if $(filter 0,$(MONITORING)),--no-monitoring) $(if $(DB),--database $(DB))
 
 compose-mesh: install ## compile k8s/ into the Envoy config of docker-compose.mesh.yml
 	$(BIN)/python -m $(TOOLS).stack.compose_mesh
@@ -128,6 +130,7 @@ k8s-check: install system-deps k8s-schemas ## render k8s/ and check it offline (
 	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets
 	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-storage
 	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/local-images
+	$(BIN)/python -m $(TOOLS).checks k8s --example-secrets --with components/sqlite --with components/local-storage
 
 model: install ## train the model release $(MODEL_VERSION) into var/releases (DATA=file.tsv to choose the data)
 	$(BIN)/model-service train --version $(MODEL_VERSION) --out $(RELEASES) --replace $(if $(DATA),--data $(DATA))

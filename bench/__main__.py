@@ -5,7 +5,9 @@ Envoy compiled from k8s/, the gateway's rate limits raised for the benchmark onl
 then, in each of several runs: times the model in this process, and drives
 wrk, a separate process, against the model-service alone and against the full
 path (gateway -> app-service -> its sidecar listener -> model-service, with
-the database write). Then start-up and peak memory. Prints a table and writes
+the database write). Then start-up and peak memory. Then it starts what `make
+run DB=postgres` starts (PostgreSQL, two app-service replicas per arm) and
+drives the full path again, beside SQLite's figures. Prints a table and writes
 bench/results.json; exits 1 if any request failed or a fast path was inexact.
 
     python -m bench [--data reviews.tsv] [--runs 5] [--seconds 5]
@@ -19,6 +21,7 @@ import platform
 import resource
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from model_service.training.demo_data import demo_reviews
@@ -28,7 +31,7 @@ from sentiment_devtools.system import SERVICES
 from bench.figures import Figures
 from bench.in_process import exact_on, load_model, time_model
 from bench.load import run_load, write_bodies
-from bench.proc import cpu_seconds, peak_rss_mib
+from bench.proc import peak_rss_mib, tree_cpu_seconds
 from bench.report import table, write_json
 from bench.startup import time_to_ready
 from bench.system import (
@@ -42,6 +45,8 @@ from bench.system import (
 CONCURRENCIES = (1, 8)
 # The processes a request to the stable arm passes through, whose CPU time per request is counted.
 LOADED = ("model-service/stable", "app-service/stable", "envoy")
+# On PostgreSQL: both of the arm's app-service replicas, and the server (its backends included).
+LOADED_POSTGRES = ("model-service/stable", "app-service/stable", "app-service/stable/2", "envoy", "postgres")
 
 
 def main() -> int:
@@ -89,6 +94,19 @@ def main() -> int:
                 figures.record(f"startup_cpu_{service}", f"{service}: CPU time used until ready", "s", cpu)
     finally:
         stack.stop()
+    print("bench: starting the system on PostgreSQL, two app-service replicas per arm", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-postgres-") as postgres_dir:
+        Path(postgres_dir).chmod(0o755)  # the server may run as the postgres user
+        stack = start_system(release, arguments.state_dir / "system-postgres", k8s_dir, Path(postgres_dir))
+        try:
+            loads = [("full_pg", "full path on PostgreSQL, 2 app-service replicas", full_path_target(stack))]
+            run_load(loads[0][2], bodies, max(CONCURRENCIES), 1)
+            for run in range(1, arguments.runs + 1):
+                print(f"bench: PostgreSQL run {run} of {arguments.runs}", flush=True)
+                pids = {name: stack.supervisor.process(name).popen.pid for name in LOADED_POSTGRES}
+                _run_loads(figures, loads, bodies, arguments.seconds, pids, times=None)
+        finally:
+            stack.stop()
     exact = exact_on(model, reviews)
 
     context = {
@@ -121,11 +139,16 @@ def _run(figures: Figures, model, reviews: list[str], loads, bodies: Path, secon
         figures.record(f"{key}_single_p99", label, "ms", single.p99_ms)
     figures.record("sklearn_batch", "scikit-learn predict_proba", "reviews/s", times.sklearn_batch_per_s)
     figures.record("served_batch", "served path (compiled batch)", "reviews/s", times.served_batch_per_s)
+    _run_loads(figures, loads, bodies, seconds, pids, times)
+
+
+def _run_loads(figures: Figures, loads, bodies: Path, seconds: int, pids: dict[str, int], times) -> None:
+    """Each load at each concurrency; CPU per request by process at the highest; ratios to `times` if given."""
     for key, label, target in loads:
         for concurrency in CONCURRENCIES:
-            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
+            cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
             result = run_load(target, bodies, concurrency, seconds)
-            cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
+            cpu_after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
             name = f"{key}_c{concurrency}"
             if concurrency == max(CONCURRENCIES):
                 _record_cpu(figures, key, label, cpu_before, cpu_after, result.requests)
@@ -133,8 +156,9 @@ def _run(figures: Figures, model, reviews: list[str], loads, bodies: Path, secon
             figures.record(f"{name}_p99", "", "ms", result.p99_ms)
             figures.record(f"{name}_rate", "", "requests/s", result.per_second)
             figures.record(f"{name}_errors", "", "requests", result.errors)
-            figures.record(f"{name}_ratio", "", "x", result.p50_ms / times.sklearn.p50_ms)
-            figures.record(f"{name}_compiled_ratio", "", "x", result.p50_ms / times.served.p50_ms)
+            if times is not None:
+                figures.record(f"{name}_ratio", "", "x", result.p50_ms / times.sklearn.p50_ms)
+                figures.record(f"{name}_compiled_ratio", "", "x", result.p50_ms / times.served.p50_ms)
 
 
 def _record_cpu(figures: Figures, key: str, label: str, before: dict, after: dict, requests: int) -> None:

@@ -8,6 +8,7 @@ sibling), so compare it within one run, as the ratios are.
 """
 
 import os
+import socket
 from pathlib import Path
 
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -17,6 +18,17 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process so far (its threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """The CPU time of the process and of its children alive now (PostgreSQL's backends, one per connection)."""
+    total = cpu_seconds(pid)
+    for child in _children(pid):
+        try:
+            total += tree_cpu_seconds(child)
+        except FileNotFoundError:  # exited meanwhile
+            continue
+    return total
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -39,3 +51,10 @@ def _children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += [int(child) for child in (task / "children").read_text().split()]
     return children
+
+
+def free_port() -> int:
+    """A port nobody listens on right now, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

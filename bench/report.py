@@ -8,7 +8,7 @@ from bench.figures import GOALS, Figures, Goal
 SECTIONS = (
     ("in process, one review", ("sklearn_single", "served_single")),
     ("in process, a batch of 1,000 reviews", ("sklearn_batch", "served_batch")),
-    ("HTTP (wrk, closed loop)", ("predict_c1", "predict_c8", "full_c1", "full_c8")),
+    ("HTTP (wrk, closed loop)", ("predict_c1", "predict_c8", "full_c1", "full_c8", "full_pg_c1", "full_pg_c8")),
     (
         "CPU time per request at concurrency 8, by process, and what 2 cores could carry at that cost",
         (
@@ -22,6 +22,14 @@ SECTIONS = (
             "cpu_full_wrk",
             "cpu_full_total",
             "capacity_full",
+            "cpu_full_pg_model-service/stable",
+            "cpu_full_pg_app-service/stable",
+            "cpu_full_pg_app-service/stable/2",
+            "cpu_full_pg_envoy",
+            "cpu_full_pg_postgres",
+            "cpu_full_pg_wrk",
+            "cpu_full_pg_total",
+            "capacity_full_pg",
         ),
     ),
     (

@@ -20,7 +20,8 @@ VAR = Path(__file__).resolve().parents[1] / "var"
 
 
 def completed(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """The SQLite store's methods never wait: run one to its end without an event loop, as the route would."""
+    """The SQLite store's methods (and open_store, for SQLite) never wait: run one to its end without an event
+    loop, as the route would."""
     try:
         coroutine.send(None)
     except StopIteration as done:
@@ -31,7 +32,7 @@ def completed(coroutine: Coroutine[Any, Any, Any]) -> Any:
 def main() -> int:
     VAR.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=VAR) as folder:
-        store = open_store(str(Path(folder) / "reviews.db"))
+        store = completed(open_store(f"sqlite:///{Path(folder) / 'reviews.db'}"))
         seconds = []
         for number in range(REVIEWS):
             review = NewReview(
@@ -42,7 +43,7 @@ def main() -> int:
             completed(store.add(review))
             completed(store.record_feedback(review.id, "negative"))
             seconds.append(time.perf_counter() - started)
-        store.close()
+        completed(store.close())
     seconds.sort()
     print(
         f"a review and its feedback, with the visitor's counts: median {statistics.median(seconds) * 1e3:.3f} ms, "

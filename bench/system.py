@@ -40,8 +40,12 @@ def k8s_without_rate_limit(k8s_dir: Path, into: Path) -> Path:
     return copy
 
 
-def start_system(release: LocalRelease, state_dir: Path, k8s_dir: Path) -> LocalStack:
-    stack = LocalStack(release, state_dir, k8s_dir=k8s_dir, ports=Ports.free(), log_dir=state_dir / "logs")
+def start_system(release: LocalRelease, state_dir: Path, k8s_dir: Path, postgres_dir: Path | None = None) -> LocalStack:
+    """What `make run` starts; with postgres_dir, what `make run DB=postgres` starts, its server's data there."""
+    stack = LocalStack(
+        release, state_dir, k8s_dir=k8s_dir, ports=Ports.free(), log_dir=state_dir / "logs",
+        database="sqlite" if postgres_dir is None else "postgres", postgres_dir=postgres_dir,
+    )  # fmt: skip
     stack.start()
     return stack
 

@@ -58,7 +58,7 @@ def test_every_service_runs_the_kits_middlewares_in_the_kits_order_and_answers_a
     ("package", "env", "line"),
     [
         ("model_service", {"MODEL_SHA256": "not-a-digest"}, "model-service: invalid setting MODEL_SHA256:"),
-        ("app_service", {"DATABASE_URL": "postgresql://db/reviews"}, "app-service: invalid setting DATABASE_URL:"),
+        ("app_service", {"DATABASE_URL": "mysql://db/reviews"}, "app-service: invalid setting DATABASE_URL:"),
         ("app_frontend", {"SET_VERSION_COOKIE": "perhaps"}, "app-frontend: invalid setting SET_VERSION_COOKIE:"),
         ("app_frontend", {"APP_VERSION": "beta"}, "app-frontend: invalid setting APP_VERSION:"),
     ],

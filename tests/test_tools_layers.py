@@ -23,7 +23,7 @@ LAYERS = (
     {"experiment.declaration"},
     {"checks"},
     {"stack.supervisor", "stack.model_release"},
-    {"stack.monitoring"},
+    {"stack.monitoring", "stack.postgres"},
     {"stack"},
     {"images", "lockfiles", "experiment"},
 )

@@ -19,6 +19,7 @@ from app_service.app import create_app
 from app_service.settings import Settings
 from fastapi.testclient import TestClient
 from support.clients import started_clients
+from support.postgres import postgres_server, postgres_url, postgresql  # noqa: F401 (fixtures)
 
 EXPORT_KEY = "test-export-key-0123456789"
 FRONTEND_ORIGIN = "http://frontend.test:8301"

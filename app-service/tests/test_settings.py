@@ -19,11 +19,21 @@ def test_sqlite_urls_name_relative_and_absolute_paths():
     )
 
 
+def test_a_postgresql_url_names_a_server_database_and_is_never_shown():
+    settings = Settings(database_url="postgresql://app:secret-password@db.example:5432/reviews_stable")
+
+    assert settings.database_path is None
+    assert "secret-password" not in repr(settings)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"database_url": "postgresql://db/reviews"}, "only sqlite:///path is implemented"),
-        ({"database_url": "sqlite:///"}, "only sqlite:///path is implemented"),
+        ({"database_url": "mysql://db/reviews"}, "must be sqlite:///path or postgresql://"),
+        ({"database_url": "sqlite:///"}, "must be sqlite:///path or postgresql://"),
+        ({"database_url": "postgresql://"}, "must be sqlite:///path or postgresql://"),
+        ({"database_timeout_seconds": 0}, "greater than 0"),
+        ({"database_pool_size": 0}, "greater than or equal to 1"),
         ({"app_version": "beta"}, "Input should be 'stable' or 'canary'"),
         ({"cors_allowed_origins": "*"}, "'*' is not allowed"),
         ({"cors_allowed_origins": "frontend.local"}, "is not an origin"),

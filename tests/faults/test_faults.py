@@ -15,131 +15,18 @@ import os
 import signal
 import sqlite3
 import subprocess
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sentiment_devtools.system import ARMS
-from support.mesh import REPO, Mesh, running_stack
+from support.mesh import Mesh, running_stack
+from support.traffic import SETTLED_REVIEWS, Load, Traffic, save_figures, write_figures
 from support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = REPO / "var" / "test-artifacts" / "faults"
 # The app-service's model-service timeout is 2 s (read) + 0.5 s (connect), retried once on connection errors.
 SLOWEST_ACCEPTABLE_SECONDS = 6.0
-# Under the API's global rate limit (100/s), from the crowd's 254 addresses, each far under its own bucket:
-# every refusal is the fault's.
-REVIEWS_PER_SECOND = 40
-# Each phase of a scenario lasts until this many answers show its state: reviews flowing, or an outage met.
-SETTLED_REVIEWS = 20
-
-
-def _per_version_counts() -> dict[str, dict[str, int]]:
-    return {version: {} for version in ARMS}
-
-
-def _per_version_lists() -> dict[str, list[str]]:
-    return {version: [] for version in ARMS}
-
-
-@dataclass
-class Traffic:
-    """What the clients saw, per version: every answer, every error, the requests that started while a fault was
-    on, and the reviews and corrections the system acknowledged."""
-
-    statuses: dict[str, dict[str, int]] = field(default_factory=_per_version_counts)
-    errors: dict[str, list[str]] = field(default_factory=_per_version_lists)
-    slowest_seconds: float = 0.0
-    acknowledged_reviews: dict[str, list[str]] = field(default_factory=_per_version_lists)
-    acknowledged_corrections: dict[str, list[str]] = field(default_factory=_per_version_lists)
-    # While a fault is on (fault_on), the statuses of the requests that started then.
-    fault_on: bool = False
-    during_fault: dict[str, dict[str, int]] = field(default_factory=_per_version_counts)
-
-    def record(self, version: str, status: int, seconds: float, body: bytes, started_during_fault: bool) -> None:
-        key = str(status)
-        self.statuses[version][key] = self.statuses[version].get(key, 0) + 1
-        if started_during_fault:
-            self.during_fault[version][key] = self.during_fault[version].get(key, 0) + 1
-        self.slowest_seconds = max(self.slowest_seconds, seconds)
-        if status != 200:
-            self.errors[version].append(f"{status} {body[:200]!r}")
-
-    def count(self, status: str, version: str | None = None) -> int:
-        return sum(self.statuses[v].get(status, 0) for v in ([version] if version else ARMS))
-
-    @property
-    def total(self) -> int:
-        return sum(sum(statuses.values()) for statuses in self.statuses.values())
-
-    def summary(self) -> str:
-        acknowledged = {version: len(ids) for version, ids in self.acknowledged_reviews.items()}
-        errors = {version: errors[:3] for version, errors in self.errors.items()}
-        return f"answers by version and status {self.statuses}, reviews acknowledged {acknowledged}, errors {errors}"
-
-
-class Load:
-    """Reviews at a steady rate, alternating versions, each followed by a correction, until stopped."""
-
-    def __init__(self, mesh: Mesh, traffic: Traffic, versions=ARMS) -> None:
-        self._mesh = mesh
-        self._traffic = traffic
-        self._versions = versions
-        self._stopped = asyncio.Event()
-        # The reviews sent and not yet answered, by index: their version; and every review's answer, by index.
-        self.in_flight: dict[int, str] = {}
-        self.review_statuses: dict[int, int] = {}
-        self._running = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        tasks = []
-        while not self._stopped.is_set():
-            tasks.append(asyncio.create_task(self._one(len(tasks))))
-            await asyncio.sleep(1 / REVIEWS_PER_SECOND)
-        await asyncio.gather(*tasks)
-
-    async def _one(self, index: int) -> None:
-        mesh, traffic = self._mesh, self._traffic
-        version = self._versions[index % len(self._versions)]
-        started, during_fault = time.monotonic(), traffic.fault_on
-        self.in_flight[index] = version
-        review = await mesh.api("POST", "/api/v1/sentiment", version=version, json={"review": f"Soup number {index}."})
-        del self.in_flight[index]
-        self.review_statuses[index] = review.status
-        traffic.record(version, review.status, time.monotonic() - started, review.body, during_fault)
-        if review.status != 200:
-            return
-        body = json.loads(review.body)
-        traffic.acknowledged_reviews[version].append(body["id"])
-        corrected = "positive" if body["label"] == "negative" else "negative"
-        started, during_fault = time.monotonic(), traffic.fault_on
-        feedback = await mesh.api(
-            "POST", f"/api/v1/reviews/{body['id']}/feedback", version=version, json={"label": corrected}
-        )
-        traffic.record(version, feedback.status, time.monotonic() - started, feedback.body, during_fault)
-        if feedback.status == 200:
-            traffic.acknowledged_corrections[version].append(body["id"])
-
-    async def until(self, condition, what: str) -> None:
-        """Keep the load going until `condition(traffic)` holds, with support.waiting's deadline."""
-        await asyncio.to_thread(
-            wait_until, lambda: condition(self._traffic), what=what, describe=lambda _: self._traffic.summary()
-        )
-
-    async def until_acknowledged(self, *versions: str, more: int = SETTLED_REVIEWS) -> None:
-        """Keep the load going until each version has acknowledged `more` reviews than it has now."""
-        marks = {version: len(self._traffic.acknowledged_reviews[version]) for version in versions}
-        await self.until(
-            lambda traffic: all(len(traffic.acknowledged_reviews[v]) >= marks[v] + more for v in versions),
-            f"{more} more reviews acknowledged by {' and '.join(versions)}",
-        )
-
-    async def stop(self) -> None:
-        """Stop sending, and wait for every answer."""
-        self._stopped.set()
-        await self._running
 
 
 def stored(stack, version: str) -> tuple[set[str], set[str]]:
@@ -154,8 +41,8 @@ def assert_nothing_lost(stack, traffic: Traffic) -> dict:
     figures = {}
     for version in ARMS:
         reviews, corrections = stored(stack, version)
-        lost_reviews = set(traffic.acknowledged_reviews[version]) - reviews
-        lost_corrections = set(traffic.acknowledged_corrections[version]) - corrections
+        lost_reviews = traffic.acknowledged_reviews[version] - reviews
+        lost_corrections = traffic.acknowledged_corrections[version] - corrections
         assert not lost_reviews, f"{len(lost_reviews)} acknowledged {version} reviews are not in the store"
         assert not lost_corrections, f"{len(lost_corrections)} acknowledged {version} corrections are not stored"
         figures[version] = {
@@ -169,26 +56,15 @@ def assert_nothing_lost(stack, traffic: Traffic) -> dict:
 def assert_clear_answers_only(traffic: Traffic, allowed: dict[str, set[str]]) -> None:
     """Each version answered only the statuses allowed it (the one not broken: {"200"}, never noticing), none slow."""
     for version in ARMS:
-        statuses = traffic.statuses[version]
-        errors = traffic.errors[version]
+        statuses = traffic.statuses(version)
+        errors = [f"{a.status} {a.body[:200]!r}" for a in traffic.failed(version)]
         assert set(statuses) <= allowed[version], f"{version}: {statuses}; {len(errors)} errors, e.g. {errors[:5]}"
-    assert traffic.slowest_seconds < SLOWEST_ACCEPTABLE_SECONDS, traffic.slowest_seconds
+    assert traffic.slowest_seconds() < SLOWEST_ACCEPTABLE_SECONDS, traffic.slowest_seconds()
 
 
 def assert_the_fault_met_traffic(traffic: Traffic, version: str) -> None:
     """Requests of `version` started while the fault was on: otherwise the scenario proved nothing."""
-    assert sum(traffic.during_fault[version].values()) > 0, f"no {version} request met the fault: {traffic.summary()}"
-
-
-def save_figures(name: str, traffic: Traffic, **figures: object) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    summary = {
-        "requests": traffic.total,
-        "statuses by version": traffic.statuses,
-        "slowest_seconds": round(traffic.slowest_seconds, 2),
-    }
-    (ARTIFACTS / f"{name}.json").write_text(json.dumps({**summary, **figures}, indent=2) + "\n")
-    print(f"{name}: {json.dumps({**summary, **figures})}")
+    assert traffic.during_fault(version).total() > 0, f"no {version} request met the fault: {traffic.summary()}"
 
 
 def run_with_mesh(stack, scenario):
@@ -218,8 +94,8 @@ def test_the_model_service_killed_under_load_gives_clear_503s_then_recovers_and_
         # When the stable model-service is killed, and comes back once its clients have met the outage
         traffic.fault_on = True
         stack.supervisor.stop("model-service/stable", signal.SIGKILL)
-        during = traffic.total
-        await load.until(lambda t: t.count("503", "stable") >= SETTLED_REVIEWS, f"{SETTLED_REVIEWS} stable 503s")
+        during = len(traffic.answers)
+        await load.until(lambda t: t.statuses("stable")["503"] >= SETTLED_REVIEWS, f"{SETTLED_REVIEWS} stable 503s")
         await asyncio.to_thread(stack.restart, "model-service/stable")
         traffic.fault_on = False
         # Then the stable version answers again by itself once its model-service is back, the canary all along
@@ -231,8 +107,9 @@ def test_the_model_service_killed_under_load_gives_clear_503s_then_recovers_and_
 
     # And the stable's only errors are 503s that say what is wrong, none slow; the canary never noticed
     assert_clear_answers_only(traffic, {"stable": {"200", "503"}, "canary": {"200"}})
-    assert traffic.errors["stable"]
-    assert all("model-service" in error for error in traffic.errors["stable"]), traffic.errors["stable"]
+    errors = [answer.body for answer in traffic.failed("stable")]
+    assert errors
+    assert all(b"model-service" in error for error in errors), errors
     figures = assert_nothing_lost(stack, traffic)
     save_figures("model-service-killed", traffic, requests_before_the_kill=started_during, **figures)
 
@@ -248,7 +125,7 @@ def test_the_app_service_crashing_mid_traffic_loses_no_acknowledged_review_or_co
         # is down, and is restarted
         traffic.fault_on = True
         stack.supervisor.stop("app-service/canary", signal.SIGKILL)
-        await load.until(lambda t: sum(t.during_fault["canary"].values()) >= 1, "a canary request while it is down")
+        await load.until(lambda t: t.during_fault("canary").total() >= 1, "a canary request while it is down")
         await asyncio.to_thread(stack.restart, "app-service/canary")
         traffic.fault_on = False
         # Then the canary answers again by itself
@@ -265,6 +142,12 @@ def test_the_app_service_crashing_mid_traffic_loses_no_acknowledged_review_or_co
     save_figures("app-service-crashed", traffic, **figures)
 
 
+def stable_reviews_in_flight(traffic: Traffic) -> list[int]:
+    return sorted(
+        index for (index, kind), version in traffic.in_flight.items() if (kind, version) == ("review", "stable")
+    )
+
+
 def test_a_graceful_restart_of_the_app_service_mid_traffic_finishes_what_it_was_answering_and_loses_nothing(stack):
     traffic = Traffic()
     app, model = "app-service/stable", "model-service/stable"
@@ -275,12 +158,10 @@ def test_a_graceful_restart_of_the_app_service_mid_traffic_finishes_what_it_was_
         await load.until_acknowledged(*ARMS)
         # And stable reviews in flight at the app-service: its model-service frozen, so they wait on it
         stack.supervisor.send_signal(model, signal.SIGSTOP)
-        await load.until(
-            lambda _: sum(v == "stable" for v in load.in_flight.values()) >= 3, "3 stable reviews in flight"
-        )
+        await load.until(lambda t: len(stable_reviews_in_flight(t)) >= 3, "3 stable reviews in flight")
         # When the app-service gets SIGTERM, and its model-service thaws once the shutdown has begun
         traffic.fault_on = True
-        in_flight = sorted(index for index, version in load.in_flight.items() if version == "stable")
+        in_flight = stable_reviews_in_flight(traffic)
         stopping = asyncio.create_task(asyncio.to_thread(stack.supervisor.stop, app, signal.SIGTERM))
         await asyncio.to_thread(
             wait_until, lambda: "Shutting down" in stack.supervisor.log(app), what=f"{app} to begin shutting down"
@@ -293,7 +174,7 @@ def test_a_graceful_restart_of_the_app_service_mid_traffic_finishes_what_it_was_
         # Then the stable answers again by itself
         await load.until_acknowledged("stable")
         await load.stop()
-        return {index: load.review_statuses[index] for index in in_flight}
+        return {index: traffic.review_status(index) for index in in_flight}
 
     in_flight_answers = run_with_mesh(stack, scenario)
 
@@ -375,12 +256,12 @@ def test_a_full_or_read_only_disk_gives_a_clear_503_and_nothing_is_reported_save
     assert reviews_stored == acknowledged, (
         f"lost {len(acknowledged - reviews_stored)}, saved though refused {len(reviews_stored - acknowledged)}"
     )
-    save_figures(
+    statuses = {"200": len(acknowledged), "503": sum(a.status == 503 for a in answers)}
+    write_figures(
         "store-disk-full-and-read-only",
-        Traffic(statuses={"stable": {"200": len(acknowledged), "503": sum(a.status == 503 for a in answers)}}),
-        acknowledged=len(acknowledged),
-        lost=0,
-    )
+        {"requests": len(answers), "statuses by version": {"stable": statuses}, "acknowledged": len(acknowledged),
+         "lost": 0},
+    )  # fmt: skip
 
 
 def wait_for_exit(stack, name: str) -> str:

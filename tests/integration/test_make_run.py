@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
 from sentiment_devtools import system
 from sentiment_devtools.stack.instances import Ports
 from sentiment_devtools.system import ARMS, SERVICES
+from support.postgres import reachable_folder
 from support.waiting import DEADLINE_SECONDS, STARTUP_SECONDS, wait_until
 
 pytestmark = pytest.mark.slow
@@ -23,6 +25,8 @@ MONITORING_PORTS = (system.LOCAL_PROMETHEUS_PORT, system.LOCAL_ALERTMANAGER_PORT
 ALL_PORTS = (
     *DEFAULT_PORTS.services.values(),
     *DEFAULT_PORTS.sidecars.values(),
+    *DEFAULT_PORTS.second_app_services.values(),
+    DEFAULT_PORTS.postgres,
     DEFAULT_PORTS.ingress,
     DEFAULT_PORTS.ingress_tls,
     DEFAULT_PORTS.envoy_admin,
@@ -37,8 +41,11 @@ def free_port_offset() -> int:
     two runs given the same seed (to reproduce an order) would otherwise try the same ports.
     """
     draw = random.SystemRandom()
+    # Below the kernel's ephemeral ports: a connection made while the system starts (an app-service's to its
+    # database, say) would otherwise take a port a later process is about to listen on.
+    ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(50):
-        offset = draw.randrange(10_000, 50_000, 10)
+        offset = draw.randrange(1_000, ephemeral - max(ALL_PORTS), 10)
         try:
             for port in ALL_PORTS:
                 with socket.socket() as probe:
@@ -167,3 +174,60 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
             httpx.get(f"http://127.0.0.1:{port + offset}/")
     assert (state / "app-service-canary" / "reviews.db").exists()
     assert (state / "envoy" / "envoy.yaml").exists()
+
+
+def served_by_each(replica_ports: list[int]) -> dict[int, float]:
+    """The reviews each app-service replica has stored, from its own metrics."""
+    counts = {}
+    for port in replica_ports:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5.0).text
+        counts[port] = float(re.search(r'^reviews_submitted_total\{version="stable"\} (\S+)$', text, re.M).group(1))
+    return counts
+
+
+def test_make_run_on_postgresql_runs_a_local_server_and_two_app_service_replicas_per_arm(release):
+    with reachable_folder("sentiment-make-run-") as state:
+        # Given a state folder that already holds a model release
+        shutil.copytree(release.folder, state / "releases")
+        offset = free_port_offset()
+
+        # When make run DB=postgres's tool starts the system
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sentiment_devtools.stack", "--state-dir", str(state), "--database", "postgres",
+             "--model-version", release.version, "--port-offset", str(offset), "--no-monitoring"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        output = Output(process)
+        ingress = f"http://127.0.0.1:{DEFAULT_PORTS.ingress + offset}"
+        replicas = [DEFAULT_PORTS.services["app-service", "stable"] + offset,
+                    DEFAULT_PORTS.second_app_services["stable"] + offset]  # fmt: skip
+        try:
+            url = output.wait_for(r"ready: open (http://app-frontend\.localhost:\d+)/", STARTUP_SECONDS).group(1)
+            api = f"app-service.localhost:{DEFAULT_PORTS.ingress + offset}"
+
+            # Then reviews through Envoy are stored by both of the arm's replicas, in the arm's database
+            def review() -> int:
+                answer = httpx.post(f"{ingress}/api/v1/sentiment", json={"review": "Lovely soup."},
+                                    headers={"Host": api, "Origin": url, "X-App-Version": "stable"})  # fmt: skip
+                assert answer.status_code == 200, answer.text
+                return 1
+
+            wait_until(
+                lambda: review() and served_by_each(replicas),
+                lambda counts: all(count > 0 for count in counts.values()),
+                what="both stable app-service replicas to store reviews",
+            )
+        finally:
+            # And Ctrl-C stops everything, the database server last
+            process.send_signal(signal.SIGINT)
+            try:
+                code = process.wait(timeout=DEADLINE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+        assert code == 0, "".join(output.lines)
+        for port in (*replicas, DEFAULT_PORTS.postgres + offset):
+            with socket.socket() as probe:
+                assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+        assert (state / "postgres" / "data" / "PG_VERSION").exists()
+        assert not (state / "app-service-stable").exists()  # no SQLite file

@@ -1,5 +1,6 @@
-"""Two replicas of one arm's app-service on one store, written at once by the same visitors: the per-visitor
-sums they export, added up as Prometheus adds them, are exactly those of the store's rows."""
+"""Two replicas of one arm's app-service on one store (a SQLite file, or a PostgreSQL database), written at once
+by the same visitors: the per-visitor sums they export, added up as Prometheus adds them, are exactly those of
+the store's rows."""
 
 import asyncio
 import random
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sentiment_devtools.experiment.prometheus import VISITOR_SERIES
+from support.postgres import postgres_server, postgres_url, postgresql  # noqa: F401 (fixtures)
 from support.services import app_service_env, model_service_env
 from support.visitor_sums import sums_in_store
 
@@ -65,12 +67,19 @@ async def workload(replicas: list[str], visits: int, in_flight: int, seed: int) 
     return seen
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> str:
+    """The one database both replicas write: a SQLite file, or a PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        return str(tmp_path / "reviews.db")
+    return request.getfixturevalue("postgres_url")
+
+
 def test_two_replicas_written_at_once_export_exactly_the_per_visitor_sums_of_the_stores_rows(
-    processes, release, tmp_path
+    processes, release, tmp_path, database
 ):
     # Given one model-service and two replicas of the stable app-service on one database, started at once
     model = processes.launch("model_service", **model_service_env(release, tmp_path / "model-cache"))
-    database = tmp_path / "reviews.db"
     replicas = [
         processes.launch("app_service", **app_service_env(model, database, EXPERIMENT_ID="confidence-display"))
         for _ in range(2)

@@ -81,7 +81,7 @@ def test_every_dashboard_file_is_shipped_in_a_config_map(k8s_dir, rendered):
 def test_the_secret_example_holds_only_placeholders(k8s_dir):
     example = (k8s_dir / "secrets/sentiment.env.example").read_text()
     values = dict(line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#"))
-    assert set(values) == {"DATABASE_URL", "EXPORT_API_KEY", "SMTP_PASSWORD"}
+    assert set(values) == {"EXPORT_API_KEY", "SMTP_PASSWORD"}  # the database password is the operator's
     assert values["EXPORT_API_KEY"].startswith("change-me")
     assert values["SMTP_PASSWORD"].startswith("change-me")
 
@@ -166,10 +166,10 @@ def test_the_arms_differ_only_in_their_names_their_version_label_and_what_the_ex
     }
     stable, canary = by_arm["stable"], by_arm["canary"]
 
-    # One Deployment and one ConfigMap per service in each arm, and the app-service's claim
+    # One Deployment and one ConfigMap per service in each arm, and the app-service's disruption budget
     expected = {(kind, service) for kind in ("Deployment", "ConfigMap") for service in SERVICES}
-    assert set(stable) == set(canary) == expected | {("PersistentVolumeClaim", "app-service-data")}
-    # The Deployments and the claim are the same but for the arm
+    assert set(stable) == set(canary) == expected | {("PodDisruptionBudget", "app-service")}
+    # The Deployments and the budget are the same but for the arm
     for key in set(stable) - {("ConfigMap", service) for service in SERVICES}:
         assert stable[key] == canary[key], key
     # The settings differ in the experiment's feature flag only

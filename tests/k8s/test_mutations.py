@@ -249,10 +249,6 @@ def model_services_together_per_arm_only(documents):
     term["labelSelector"] = {"matchLabels": {"app": "model-service", "version": "stable"}}
 
 
-def app_service_rolls_out_beside_itself(documents):
-    find(documents, "Deployment", "app-service-canary")["spec"]["strategy"] = {"type": "RollingUpdate"}
-
-
 def route_to_undefined_subset(documents):
     http_routes(documents, "app-service")[0]["route"][0]["destination"]["subset"] = "v2"
 
@@ -618,12 +614,6 @@ MUTATIONS = [
         model_services_together_per_arm_only,
         wiring.read_write_once_claims_attach,
         "Deployment/model-service-stable's pods mount it beside Deployment/model-service-canary and its own new pod",
-    ),
-    (
-        app_service_rolls_out_beside_itself,
-        wiring.read_write_once_claims_attach,
-        "PersistentVolumeClaim/app-service-data-canary (ReadWriteOnce): Deployment/app-service-canary's pods mount it "
-        "beside its own new pod in a rollout, and nothing requires them on one node",
     ),
     (
         readyz_waits_longer_than_its_probe,

@@ -394,6 +394,17 @@ def test_destination_rule_policies_become_circuit_breakers_and_outlier_detection
 # --- refusals ------------------------------------------------------------------
 
 
+def test_retries_keep_their_conditions_and_go_to_another_host():
+    retries = {"attempts": 2, "retryOn": "connect-failure, refused-stream,reset-before-request"}
+    config = compiled(base_manifests(web_routes=[{"route": [to("web", "stable")], "retries": retries}]))
+
+    (route,) = virtual_host(config, "ingress_http", "web.example")["routes"]
+    policy = route["route"]["retry_policy"]
+    assert policy["retry_on"] == "connect-failure,refused-stream,reset-before-request"
+    assert policy["num_retries"] == 2
+    assert [p["name"] for p in policy["retry_host_predicate"]] == ["envoy.retry_host_predicates.previous_hosts"]
+
+
 def with_route_change(change) -> list[dict]:
     manifests = base_manifests()
     web = next(m for m in manifests if m["kind"] == "VirtualService" and m["metadata"]["name"] == "web.example")
@@ -425,6 +436,14 @@ def with_route_change(change) -> list[dict]:
             "sum to 100, found [90, 20]",
         ),
         (lambda r: r.update(timeout="soon"), "spec.http[0].timeout: 'soon' is not a duration"),
+        (
+            lambda r: r.update(retries={"attempts": 2, "retryOn": "connect-failure,503"}),
+            "spec.http[0].retries.retryOn: 503: not supported by the local mesh compiler",
+        ),
+        (
+            lambda r: r.update(retries={"attempts": 2, "retryOn": "retriable-status-codes,reset-before-requests"}),
+            "retryOn: retriable-status-codes, reset-before-requests: not supported",
+        ),
     ],
 )
 def test_unsupported_or_wrong_fields_are_refused_with_resource_and_field(change, message):

@@ -192,11 +192,13 @@ def model_service_env(release: Release, cache: Path, version: str = "stable") ->
     }
 
 
-def app_service_env(model_service: ServiceProcess, database: Path, version: str = "stable", **extra: str) -> dict:
+def app_service_env(model_service: ServiceProcess, database: Path | str, version: str = "stable", **extra: str) -> dict:
+    """database: a SQLite file, or a PostgreSQL database's URL."""
+    postgresql = str(database).startswith("postgresql://")
     return {
         "APP_VERSION": version,
         "MODEL_SERVICE_URL": model_service.url,
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": str(database) if postgresql else f"sqlite:///{database}",
         "EXPORT_API_KEY": EXPORT_KEY,
         "MODEL_SERVICE_TIMEOUT_SECONDS": "1",
         "SHOW_CONFIDENCE": "true" if version == "canary" else "false",  # the canary's feature flag

@@ -1,6 +1,8 @@
 """The app factory: the settings and metrics, the lifespan that opens the store and the model-service client."""
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -13,7 +15,11 @@ from app_service.model_client import ModelClient, ModelServiceError, build_http_
 from app_service.routes import api, model_service_failed, readiness, store_failed
 from app_service.schemas import ReadyStatus
 from app_service.settings import Settings
-from app_service.store import StoreError, open_store
+from app_service.store import ReviewStore, StoreError, open_store
+
+log = logging.getLogger(__name__)
+# How often each replica reads reviews_awaiting_feedback from the store, between its own changes to it.
+RECOUNT_SECONDS = 15.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,8 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
-        store = open_store(settings.database_path)
+        store = await open_store(settings.database_url.get_secret_value(), settings.store_limits)
         metrics.awaiting_feedback.set(await store.count_awaiting_feedback())
+        # Other replicas of this arm write to the same database: every replica's gauge follows the arm's count.
+        recount = asyncio.create_task(_recount_awaiting_feedback(store, metrics))
         http = build_http_client(
             str(settings.model_service_url),
             connect_timeout=settings.model_service_connect_timeout_seconds,
@@ -32,8 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield State(settings, metrics, store, ModelClient(http, metrics))
         finally:
+            recount.cancel()
             await http.aclose()
-            store.close()
+            await store.close()
 
     app = service_app(
         SERVICE, settings, metrics, lifespan, routers=[api], readiness=readiness, ready_model=ReadyStatus,
@@ -49,3 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )  # fmt: skip
     metrics.start_requests_at_zero(api.routes, API_STATUSES)
     return app
+
+
+async def _recount_awaiting_feedback(store: ReviewStore, metrics: Metrics) -> None:
+    while True:
+        await asyncio.sleep(RECOUNT_SECONDS)
+        try:
+            metrics.awaiting_feedback.set(await store.count_awaiting_feedback())
+        except StoreError as error:
+            log.warning("%s", error)

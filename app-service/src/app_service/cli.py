@@ -1,5 +1,6 @@
 """`app-service serve`: run the HTTP API with the settings from the environment."""
 
+import asyncio
 import logging
 import sys
 
@@ -16,10 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_or_exit(Settings, "app-service")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
     try:
-        # Creates the schema at the first start; an unusable database stops here, in one line.
-        open_store(settings.database_path).close()
+        # Creates or migrates the schema; an unusable database stops here, in one line.
+        asyncio.run(_open_and_close(settings))
     except StoreError as error:
         print(f"app-service: {error}", file=sys.stderr)
         return 1
     serve(create_app(settings), settings)
     return 0
+
+
+async def _open_and_close(settings: Settings) -> None:
+    store = await open_store(settings.database_url.get_secret_value(), settings.store_limits)
+    await store.close()

@@ -6,7 +6,7 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator
 from pydantic_settings import NoDecode
 from service_kit.settings import ServiceSettings
 
-SQLITE_PREFIX = "sqlite:///"
+from app_service.store import POSTGRESQL_SCHEMES, SQLITE_PREFIX, StoreLimits
 
 
 class Settings(ServiceSettings):
@@ -22,10 +22,19 @@ class Settings(ServiceSettings):
         description="The most /readyz waits for the model-service's readiness, which it reports: within the "
         "kubelet's probe timeout (1 s by default), so a slow model-service never makes this service NotReady.",
     )
-    database_url: str = Field(
-        "sqlite:////var/lib/app-service/reviews.db",
-        description="sqlite:///relative/path or sqlite:////absolute/path; a volume per version.",
+    database_url: SecretStr = Field(
+        SecretStr("sqlite:////var/lib/app-service/reviews.db"),
+        description="sqlite:///relative/path or sqlite:////absolute/path (a volume per arm), or "
+        "postgresql://user:password@host:port/database (one database per arm; the user and password may also come "
+        "from PGUSER and PGPASSWORD).",
     )
+    database_pool_size: int = Field(10, ge=1, le=100, description="PostgreSQL: connections per process, at most.")
+    database_connect_timeout_seconds: float = Field(2.0, gt=0, le=60, description="PostgreSQL: to open a connection.")
+    database_timeout_seconds: float = Field(
+        2.0, gt=0, le=60,
+        description="PostgreSQL: the wait for a free connection, and a statement's (the server cancels it); "
+        "past it the answer is a 503.",
+    )  # fmt: skip
     export_api_key: SecretStr = Field(
         SecretStr(""), description="Key for GET /api/v1/reviews/export (header X-API-Key); empty disables the export."
     )
@@ -44,13 +53,15 @@ class Settings(ServiceSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _only_sqlite(cls, url: str) -> str:
-        if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
-            raise ValueError(
-                f"only sqlite:///path is implemented (got {url.split(':', 1)[0]!r}); "
-                "a server database plugs in as another ReviewStore in app_service/store.py"
-            )
-        return url
+    def _known_store(cls, url: SecretStr) -> SecretStr:
+        value = url.get_secret_value()
+        if value.startswith(POSTGRESQL_SCHEMES) and len(value.split("://", 1)[1]) > 0:
+            return url
+        if value.startswith(SQLITE_PREFIX) and value != SQLITE_PREFIX:
+            return url
+        raise ValueError(
+            f"must be sqlite:///path or postgresql://user:password@host:port/database (got {value.split(':', 1)[0]!r})"
+        )
 
     @field_validator("export_api_key")
     @classmethod
@@ -77,6 +88,15 @@ class Settings(ServiceSettings):
         return origins
 
     @property
-    def database_path(self) -> str:
-        """The SQLite file: sqlite:///var/x.db is relative, sqlite:////var/x.db absolute."""
-        return self.database_url.removeprefix(SQLITE_PREFIX)
+    def database_path(self) -> str | None:
+        """The SQLite file (sqlite:///var/x.db is relative, sqlite:////var/x.db absolute); None for PostgreSQL."""
+        url = self.database_url.get_secret_value()
+        return url.removeprefix(SQLITE_PREFIX) if url.startswith(SQLITE_PREFIX) else None
+
+    @property
+    def store_limits(self) -> StoreLimits:
+        return StoreLimits(
+            pool_size=self.database_pool_size,
+            connect_timeout_seconds=self.database_connect_timeout_seconds,
+            timeout_seconds=self.database_timeout_seconds,
+        )

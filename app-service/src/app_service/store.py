@@ -1,9 +1,13 @@
 """Where reviews, predictions and the users' feedback live.
 
-`ReviewStore` is the interface the routes use; `SqliteReviewStore` is the one
-implementation. A server database (PostgreSQL, say) plugs in as another class
-with the same async methods, chosen in `open_store` by the DATABASE_URL scheme,
-and the same schema versions (migrations.py).
+`ReviewStore` is the one interface the routes use. `open_store` picks the
+implementation by the DATABASE_URL scheme: `SqliteReviewStore` here, the
+embedded default (make run, docker compose, a single replica), or
+`PostgresReviewStore` (postgres_store.py: a server, several replicas per arm).
+Both reach the same schema through the same versions (migrations.py) and keep
+the same promises: a review and its feedback are written durably before the
+answer, the first feedback wins, decided in one statement, and each write
+returns the visitor's counts it made, counted in the same transaction.
 
 SQLite runs in WAL mode with synchronous=NORMAL: a committed write survives a
 crash of the process (not necessarily of the machine's power), and one write
@@ -34,6 +38,8 @@ from typing import Literal, Protocol
 from app_service.migrations import MIGRATIONS, SCHEMA_VERSION
 
 Label = Literal["negative", "positive"]
+SQLITE_PREFIX = "sqlite:///"
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 # How long a write waits for another process's to finish, at most.
 BUSY_TIMEOUT_MS = 2000
 
@@ -107,12 +113,33 @@ class ReviewStore(Protocol):
         """Raise StoreError unless the store answers."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
-def open_store(database_path: str) -> ReviewStore:
-    """Open (and create, at first start) the store; raises StoreError with the reason."""
-    return SqliteReviewStore(database_path)
+@dataclass(frozen=True)
+class StoreLimits:
+    """How long a store call may take, and how many connections a server database's pool holds."""
+
+    pool_size: int = 10
+    connect_timeout_seconds: float = 2.0
+    timeout_seconds: float = 2.0
+
+
+async def open_store(url: str, limits: StoreLimits = StoreLimits()) -> ReviewStore:
+    """Open the store DATABASE_URL names and bring its schema up to date; raises StoreError with the reason."""
+    if url.startswith(POSTGRESQL_SCHEMES):
+        # Imported here: postgres_store builds on this module's types.
+        from app_service.postgres_store import PostgresReviewStore
+
+        return await PostgresReviewStore.open(url, limits)
+    return SqliteReviewStore(url.removeprefix(SQLITE_PREFIX))
+
+
+def newer_schema(version: int) -> str:
+    return (
+        f"the database's schema is at version {version}, newer than this service's {SCHEMA_VERSION}:"
+        " it was written by a newer release; run that release, or a newer one"
+    )
 
 
 def _read_only_hint(path: str) -> str:
@@ -162,7 +189,7 @@ class SqliteReviewStore:
         with self._transaction():
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
-                raise StoreError(f"database schema version {version} is newer than this service's {SCHEMA_VERSION}")
+                raise StoreError(newer_schema(version))
             for migration in MIGRATIONS:
                 if migration.version > version:
                     for statement in migration.sqlite:
@@ -267,5 +294,5 @@ class SqliteReviewStore:
         except sqlite3.Error as error:
             raise StoreError(f"the database does not answer: {error}") from error
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._db.close()

@@ -41,6 +41,9 @@ LOCAL_INGRESS_TLS_PORT = 8443
 LOCAL_ENVOY_ADMIN_PORT = 9901
 # Each app-service arm's outbound listener on Envoy (its "sidecar") towards the model-service.
 LOCAL_SIDECAR_PORTS = {STABLE: 8211, CANARY: 8212}
+# `make run DB=postgres`: each arm's second app-service replica, and the PostgreSQL server both arms share.
+LOCAL_SECOND_APP_SERVICE_PORTS = {STABLE: 8221, CANARY: 8222}
+LOCAL_POSTGRES_PORT = 8432
 LOCAL_PROMETHEUS_PORT = 9090
 LOCAL_ALERTMANAGER_PORT = 9093
 LOCAL_SMTP_PORT = 8025

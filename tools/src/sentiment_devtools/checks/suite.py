@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from sentiment_devtools.checks import (
+    database,
     experiments,
     model_service,
     monitoring,
@@ -38,6 +39,8 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     pods.every_service_runs_in_every_arm,
     pods.pods_are_hardened,
     pods.images_are_pinned,
+    database.each_arm_reaches_its_database,
+    database.replicas_roll_without_downtime,
     pod_security.pods_meet_the_restricted_standard,
     model_service.model_is_pinned,
     model_service.model_is_prepared,

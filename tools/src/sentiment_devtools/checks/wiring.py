@@ -4,6 +4,7 @@ ReadWriteOnce claim can attach it."""
 
 import re
 
+from sentiment_devtools.checks.database import generated_secrets
 from sentiment_devtools.manifests.model import (
     Manifests,
     Workload,
@@ -66,10 +67,17 @@ def service_ports_exist(m: Manifests) -> list[str]:
 
 
 def references_exist(m: Manifests) -> list[str]:
-    """Every ConfigMap, Secret, key, claim and service account a pod reads exists; no Secret value is empty."""
+    """Every ConfigMap, Secret, key, claim and service account a pod reads exists (a Secret the database operator
+    makes counts, with the keys it writes); no Secret value is empty."""
     problems = []
     for workload in m.workloads():
         ns, pod = workload.namespace, workload.pod["spec"]
+        generated = {name: dict.fromkeys(keys, "") for name, keys in generated_secrets(m, ns).items()}
+
+        def secret(name: str, ns: str = ns, generated: dict = generated) -> dict | None:
+            data = m.secret_data(name, ns)
+            return generated.get(name) if data is None else data
+
         account = pod.get("serviceAccountName")
         if account and m.get("ServiceAccount", account, ns) is None:
             problems.append(f"{workload.ref}: service account {account} does not exist")
@@ -77,9 +85,22 @@ def references_exist(m: Manifests) -> list[str]:
             claim = volume.get("persistentVolumeClaim", {}).get("claimName")
             if claim and m.get("PersistentVolumeClaim", claim, ns) is None:
                 problems.append(f"{workload.ref}: volume {volume['name']} claims {claim}, which does not exist")
+            if "secret" in volume:
+                name = volume["secret"]["secretName"]
+                data = secret(name)
+                if data is None:
+                    problems.append(
+                        f"{workload.ref}: volume {volume['name']} mounts Secret/{name}, which does not exist"
+                    )
+                for item in volume["secret"].get("items", []) if data is not None else []:
+                    if item["key"] not in data:
+                        problems.append(
+                            f"{workload.ref}: volume {volume['name']} mounts key {item['key']} of Secret/{name}, "
+                            f"which has no such key (it has {sorted(data)})"
+                        )
         for container in workload.all_containers:
             for kind, name, key, optional in env_references(container):
-                data = m.config_map_data(name, ns) if kind == "ConfigMap" else m.secret_data(name, ns)
+                data = m.config_map_data(name, ns) if kind == "ConfigMap" else secret(name)
                 if optional:
                     continue
                 if data is None:

@@ -177,7 +177,8 @@ class Manifests:
         for variable in container.get("env", []):
             value = self._env_value(workload, variable)
             if value is not None:
-                env[variable["name"]] = value
+                # $(NAME) is the value of a variable defined before it, as the kubelet expands it.
+                env[variable["name"]] = _DEPENDENT.sub(lambda name: env.get(name[1], name[0]), value)
         return env
 
     def _env_value(self, workload: Workload, variable: Mapping) -> str | None:
@@ -197,6 +198,7 @@ class Manifests:
         return data.get(selector["key"])
 
 
+_DEPENDENT = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 # metadata.labels['version'] and the like: the downward API's selection of one label or annotation.
 _POD_FIELD_ITEM = re.compile(r"metadata\.(labels|annotations)\['([^']+)'\]")
 

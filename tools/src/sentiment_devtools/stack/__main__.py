@@ -3,6 +3,8 @@
 Both versions of the three services start on 127.0.0.1, behind Envoy
 configured from the Istio manifests in k8s/ (docs/local-mesh.md), with
 Prometheus, Alertmanager and a mail sink beside them when they are installed.
+With --database postgres, a local PostgreSQL server under var/postgres/ holds
+each arm's reviews, and each arm runs two app-service replicas on it.
 """
 
 import argparse
@@ -13,7 +15,7 @@ from sentiment_devtools.stack.envoy import MeshError
 from sentiment_devtools.stack.instances import Ports
 from sentiment_devtools.stack.model_release import ensure_release
 from sentiment_devtools.stack.monitoring.local import local_monitoring
-from sentiment_devtools.stack.stack import LocalStack
+from sentiment_devtools.stack.stack import DATABASES, LocalStack
 
 
 def main() -> int:
@@ -25,6 +27,10 @@ def main() -> int:
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
     parser.add_argument("--port-offset", type=int, default=0, help="added to every port (default ports: 8080-9901)")
     parser.add_argument("--no-monitoring", action="store_true", help="do not start Prometheus and Alertmanager")
+    parser.add_argument(
+        "--database", choices=DATABASES, default="sqlite",
+        help="sqlite: a file per arm, one app-service each (default); postgres: a local server, two replicas per arm",
+    )  # fmt: skip
     arguments = parser.parse_args()
 
     release = ensure_release(arguments.state_dir / "releases", arguments.model_version, arguments.data)
@@ -34,10 +40,11 @@ def main() -> int:
         k8s_dir=arguments.k8s_dir,
         ports=Ports.default().shifted(arguments.port_offset),
         tls=arguments.tls,
+        database=arguments.database,
     )
-    targets: dict[str, dict[str, str]] = {}
+    targets: dict[str, dict[str, list[str]]] = {}
     for instance in stack.instances:
-        targets.setdefault(instance.service, {})[instance.version] = f"127.0.0.1:{instance.port}"
+        targets.setdefault(instance.service, {}).setdefault(instance.version, []).append(f"127.0.0.1:{instance.port}")
     monitoring = local_monitoring(
         arguments.k8s_dir,
         targets,

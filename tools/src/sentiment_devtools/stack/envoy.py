@@ -33,16 +33,21 @@ def access_log_path(state_dir: Path) -> Path:
 
 def envoy_process(k8s_dir: Path, instances: list[Instance], ports: Ports, state_dir: Path, tls: bool) -> Process:
     """Compile, validate and describe the Envoy process; its config lands in <state_dir>/envoy/."""
+    return envoy_process_for(compiled_config(k8s_dir, instances, ports, state_dir, tls), ports, state_dir)
+
+
+def compiled_config(k8s_dir: Path, instances: list[Instance], ports: Ports, state_dir: Path, tls: bool) -> dict:
+    """k8s/ compiled into Envoy's configuration for these local processes."""
     envoy_dir = state_dir / "envoy"
     envoy_dir.mkdir(parents=True, exist_ok=True)
     topology = Topology(
         workloads=[Workload({"app": i.service, "version": i.version}, "127.0.0.1", i.port) for i in instances],
         ingress_port=ports.ingress,
         admin_port=ports.envoy_admin,
+        # One listener per calling version, whichever of its replicas calls.
         sidecars=[
-            Sidecar({"app": "app-service", "version": i.version}, "model-service", ports.sidecars[i.version])
-            for i in instances
-            if i.service == "app-service"
+            Sidecar({"app": "app-service", "version": version}, "model-service", ports.sidecars[version])
+            for version in dict.fromkeys(i.version for i in instances if i.service == "app-service")
         ],
         tls=self_signed([FRONTEND_HOST, API_HOST, *PUBLIC_HOSTS.values()], envoy_dir / "tls") if tls else None,
         tls_port=ports.ingress_tls if tls else None,
@@ -51,10 +56,14 @@ def envoy_process(k8s_dir: Path, instances: list[Instance], ports: Ports, state_
     )
     try:
         # The routing resources need no real secret: render with the committed example.
-        config = compile_mesh(parse_mesh(render(k8s_dir, example_secrets=True)), topology)
+        return compile_mesh(parse_mesh(render(k8s_dir, example_secrets=True)), topology)
     except (RenderError, CompileError) as error:
         raise MeshError(f"cannot build the mesh from {k8s_dir}: {error}") from None
-    path = envoy_dir / "envoy.yaml"
+
+
+def envoy_process_for(config: dict, ports: Ports, state_dir: Path) -> Process:
+    """Write and validate `config`, and describe the Envoy process that runs it."""
+    path = state_dir / "envoy" / "envoy.yaml"
     path.write_text(to_yaml(config))
     check = subprocess.run([str(ENVOY), "--mode", "validate", "-c", str(path)], capture_output=True, text=True)
     if check.returncode != 0:

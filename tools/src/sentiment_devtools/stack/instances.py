@@ -5,6 +5,10 @@ talks to Envoy's ingress listener only, under the `*.localhost` twins of the
 public hosts; each app-service calls the model-service through its own
 outbound listener (its "sidecar"), which routes by the caller's version. The
 canary turns its feature flag on: it shows the model's confidence.
+
+Each arm's reviews are in its own SQLite file (one app-service per arm), or,
+with a PostgreSQL server, in the arm's own database of that server, which two
+app-service replicas per arm share, as the cluster runs them.
 """
 
 import secrets
@@ -27,6 +31,9 @@ class Ports:
     envoy_admin: int
     # The outbound listener of each app-service version, towards the model-service.
     sidecars: dict[str, int]
+    # With PostgreSQL: the second app-service replica of each version, and the server.
+    second_app_services: dict[str, int]
+    postgres: int
 
     @classmethod
     def default(cls) -> "Ports":
@@ -38,6 +45,8 @@ class Ports:
             ingress_tls=system.LOCAL_INGRESS_TLS_PORT,
             envoy_admin=system.LOCAL_ENVOY_ADMIN_PORT,
             sidecars=dict(system.LOCAL_SIDECAR_PORTS),
+            second_app_services=dict(system.LOCAL_SECOND_APP_SERVICE_PORTS),
+            postgres=system.LOCAL_POSTGRES_PORT,
         )  # fmt: skip
 
     def shifted(self, offset: int) -> "Ports":
@@ -48,19 +57,23 @@ class Ports:
             ingress_tls=self.ingress_tls + offset,
             envoy_admin=self.envoy_admin + offset,
             sidecars={version: port + offset for version, port in self.sidecars.items()},
+            second_app_services={version: port + offset for version, port in self.second_app_services.items()},
+            postgres=self.postgres + offset,
         )
 
     @classmethod
     def free(cls) -> "Ports":
         """Ports nobody listens on right now, so tests never meet a developer's `make run`."""
         keys = [(service, version) for service in SERVICES for version in ARMS]
-        ports = iter(_free_ports(len(keys) + 3 + len(ARMS)))
+        ports = iter(_free_ports(len(keys) + 4 + 2 * len(ARMS)))
         return cls(
             services={key: next(ports) for key in keys},
             ingress=next(ports),
             ingress_tls=next(ports),
             envoy_admin=next(ports),
             sidecars={version: next(ports) for version in ARMS},
+            second_app_services={version: next(ports) for version in ARMS},
+            postgres=next(ports),
         )
 
 
@@ -70,10 +83,12 @@ class Instance:
     version: str
     port: int
     env: dict[str, str]
+    replica: int = 1  # the first of its version, or the second (an app-service on PostgreSQL)
 
     @property
     def name(self) -> str:
-        return f"{self.service}/{self.version}"
+        """`app-service/stable`, and `app-service/stable/2` for a second replica."""
+        return f"{self.service}/{self.version}" + (f"/{self.replica}" if self.replica > 1 else "")
 
     @property
     def url(self) -> str:
@@ -95,7 +110,9 @@ def local_topology(
     tls: bool = False,
     versions: tuple[str, ...] = ARMS,
     experiment_id: str = "",
+    database_urls: dict[str, str] | None = None,
 ) -> list[Instance]:
+    """database_urls: each version's PostgreSQL database, which two app-service replicas share; None for SQLite."""
     state_dir = state_dir.resolve()
     export_key = _export_api_key(state_dir / "export-api-key")
     instances: list[Instance] = []
@@ -106,6 +123,13 @@ def local_topology(
         def port(service: str, version: str = version) -> int:
             return ports.services[(service, version)]
 
+        if database_urls is None:
+            database_url = f"sqlite:///{state_dir / f'app-service-{version}' / 'reviews.db'}"
+            app_ports = [port("app-service")]
+        else:
+            database_url = database_urls[version]
+            app_ports = [port("app-service"), ports.second_app_services[version]]
+
         instances += [
             Instance("model-service", version, port("model-service"), {
                 **common,
@@ -115,18 +139,18 @@ def local_topology(
                 "MODEL_URL_TEMPLATE": release.url_template,
                 "MODEL_CACHE_DIR": str(state_dir / "model-cache"),
             }),
-            Instance("app-service", version, port("app-service"), {
+            *(Instance("app-service", version, app_port, {
                 **common,
-                "PORT": str(port("app-service")),
+                "PORT": str(app_port),
                 # Its sidecar, which sends it to the model-service of its own version.
                 "MODEL_SERVICE_URL": f"http://127.0.0.1:{ports.sidecars[version]}",
-                "DATABASE_URL": f"sqlite:///{state_dir / f'app-service-{version}' / 'reviews.db'}",
+                "DATABASE_URL": database_url,
                 "EXPORT_API_KEY": export_key,
                 "CORS_ALLOWED_ORIGINS": public_url(FRONTEND_HOST, ports, tls),
                 "SHOW_CONFIDENCE": feature_flag,
                 # The running experiment of k8s/experiments/, as each arm's configuration names it there.
                 "EXPERIMENT_ID": experiment_id,
-            }),
+            }, replica) for replica, app_port in enumerate(app_ports, start=1)),
             Instance("app-frontend", version, port("app-frontend"), {
                 **common,
                 "PORT": str(port("app-frontend")),

@@ -38,6 +38,12 @@ class Process:
     # Where the process says it is ready: an http(s) URL answering 200, or any other URL (smtp://127.0.0.1:8025)
     # by accepting a connection on its host and port; "" for a process that is ready once started.
     ready_url: str = ""
+    # Or a command that exits 0 once it is ready (pg_isready), instead of a URL.
+    ready_command: list[str] = field(default_factory=list)
+    # The signal that stops it cleanly (PostgreSQL's fast shutdown is SIGINT; SIGTERM waits for its clients).
+    stop_signal: signal.Signals = signal.SIGTERM
+    # Run as this user (the supervisor must be root): PostgreSQL refuses to run as root.
+    user: str | None = None
     popen: subprocess.Popen | None = field(default=None, repr=False)
     stopped: bool = False  # stopped on purpose, so its exit is no crash
 
@@ -52,6 +58,8 @@ class Supervisor:
         self._processes: dict[str, Process] = {}
         self._log_dir = log_dir
         self._handles_interrupts = False
+        # Stopped after all the others, by run_until_interrupted too.
+        self.stop_last: tuple[str, ...] = ()
 
     def handle_interrupts(self) -> None:
         """Ctrl-C and SIGTERM stop everything, even when started in the background,
@@ -73,6 +81,9 @@ class Supervisor:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            user=process.user,
+            group=process.user,
+            extra_groups=[] if process.user else None,
         )
         process.stopped = False
         self._processes[process.name] = process
@@ -101,12 +112,13 @@ class Supervisor:
         if popen is not None and popen.poll() is None:
             popen.send_signal(sig)
 
-    def stop(self, name: str, sig: signal.Signals = signal.SIGTERM) -> None:
-        """Stop one process (SIGKILL: crash it) and wait for it; `start(supervisor.process(name))` brings it back."""
+    def stop(self, name: str, sig: signal.Signals | None = None) -> None:
+        """Stop one process (by its stop signal; SIGKILL: crash it) and wait for it; `start(supervisor.process(name))`
+        brings it back."""
         process = self._processes[name]
         process.stopped = True
         if process.popen is not None and process.popen.poll() is None:
-            process.popen.send_signal(sig)
+            process.popen.send_signal(sig or process.stop_signal)
             _wait_or_kill(process.popen, STOP_TIMEOUT_SECONDS)
 
     def wait_ready(self, timeout_seconds: float = 60.0, names: list[str] | None = None) -> None:
@@ -120,7 +132,7 @@ class Supervisor:
             while True:
                 self._raise_if_crashed()
                 for process in pending:
-                    last[process.name] = _answer(client, process.ready_url) if process.ready_url else "200"
+                    last[process.name] = _readiness(client, process)
                 pending = [process for process in pending if last[process.name] != "200"]
                 if not pending:
                     return
@@ -142,21 +154,24 @@ class Supervisor:
             print(f"stack: {error}; stopping everything", file=sys.stderr, flush=True)
             return 1
         finally:
-            self.stop_all()
+            self.stop_all(self.stop_last)
 
-    def stop_all(self) -> None:
-        """SIGTERM to every running process at once, then SIGKILL to those still running at the deadline."""
+    def stop_all(self, last: tuple[str, ...] = ()) -> None:
+        """Its stop signal to every running process at once, then SIGKILL to those still running at the deadline;
+        the processes named in `last` (a database its clients use to the end) once the others have exited."""
         if self._handles_interrupts:
             # A second Ctrl-C while stopping must not leave processes behind.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in self._processes.values():
             process.stopped = True
-        running = [p.popen for p in self._processes.values() if p.popen and p.popen.poll() is None]
-        for popen in running:
-            popen.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        for popen in running:
-            _wait_or_kill(popen, max(0.1, deadline - time.monotonic()))
+        for group in ([p for p in self._processes.values() if p.name not in last],
+                      [p for p in self._processes.values() if p.name in last]):  # fmt: skip
+            running = [p for p in group if p.popen and p.popen.poll() is None]
+            for process in running:
+                process.popen.send_signal(process.stop_signal)
+            deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+            for process in running:
+                _wait_or_kill(process.popen, max(0.1, deadline - time.monotonic()))
 
     def _raise_if_crashed(self) -> None:
         for process in self._processes.values():
@@ -189,6 +204,13 @@ def _wait_or_kill(popen: subprocess.Popen, timeout: float) -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _readiness(client: httpx.Client, process: Process) -> str:
+    if process.ready_command:
+        check = subprocess.run(process.ready_command, capture_output=True, text=True, timeout=10, check=False)
+        return "200" if check.returncode == 0 else (check.stdout + check.stderr).strip() or f"exit {check.returncode}"
+    return _answer(client, process.ready_url) if process.ready_url else "200"
 
 
 def _answer(client: httpx.Client, url: str) -> str:

@@ -138,15 +138,34 @@ def _operations(fields: Fields | None) -> HeaderOperations:
     return operations
 
 
+# The retryOn conditions Envoy honours by their name alone, as Istio passes them on. Refused: the conditions that
+# need more than their name (retriable-status-codes, retriable-headers, status codes such as 503, which Istio
+# turns into retriable_status_codes), HTTP/3's, and any name Envoy does not know.
+SUPPORTED_RETRY_ON = frozenset({
+    "connect-failure", "refused-stream", "reset", "reset-before-request", "5xx", "gateway-error", "retriable-4xx",
+    "envoy-ratelimited", "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+})  # fmt: skip
+
+
 def _retries(fields: Fields | None) -> Retries | None:
     if fields is None:
         return None
     attempts = fields.take_int("attempts", 0)
     per_try = fields.take_str("perTryTimeout")
+    retry_on = fields.take_str("retryOn")
+    if retry_on is not None:
+        conditions = [condition.strip() for condition in retry_on.split(",")]
+        unsupported = [condition for condition in conditions if condition not in SUPPORTED_RETRY_ON]
+        if unsupported:
+            refused = ", ".join(unsupported)
+            raise fields.error(
+                "retryOn", f"{refused}: not supported by the local mesh compiler (see docs/local-mesh.md)"
+            )
+        retry_on = ",".join(conditions)
     retries = Retries(
         attempts=attempts,
         per_try_timeout_seconds=None if per_try is None else parse_duration(per_try, fields, "perTryTimeout"),
-        retry_on=fields.take_str("retryOn"),
+        retry_on=retry_on,
     )
     fields.done()
     return retries

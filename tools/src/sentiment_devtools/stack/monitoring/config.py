@@ -25,14 +25,14 @@ def rule_groups(documents: list[dict]) -> dict:
 
 
 def scrape_jobs(
-    documents: list[dict], targets: Mapping[str, Mapping[str, str]], gateway: str | None = None
+    documents: list[dict], targets: Mapping[str, Mapping[str, str | list[str]]], gateway: str | None = None
 ) -> list[dict]:
     """One job per Service a ServiceMonitor selects, scraping the local targets of that service; and with a
     gateway, one per PodMonitor of the gateway's pods, scraping the local Envoy's admin port.
 
-    targets: service name -> version -> "127.0.0.1:port". Each target is
+    targets: service name -> version -> "127.0.0.1:port", or a list of them (the replicas). Each target is
     labelled like the ServiceMonitor's: job and service (the Service's name),
-    namespace, and pod (<service>-<version> here; the pod's name there).
+    namespace, and pod (<service>-<version>, then -2, -3 for more replicas, here; the pod's name there).
     gateway: "127.0.0.1:port" of the Envoy whose /stats/prometheus stands in for
     the gateway's (the same Envoy statistics, under the names the rules read).
     """
@@ -49,9 +49,11 @@ def scrape_jobs(
             "static_configs": [
                 {
                     "targets": [address],
-                    "labels": {"namespace": namespace(service), "service": name, "pod": f"{name}-{version}"},
+                    "labels": {"namespace": namespace(service), "service": name,
+                               "pod": f"{name}-{version}" + (f"-{index + 1}" if index else "")},
                 }
-                for version, address in targets[name].items()
+                for version, addresses in targets[name].items()
+                for index, address in enumerate([addresses] if isinstance(addresses, str) else addresses)
             ],
         })  # fmt: skip
     return jobs
@@ -83,7 +85,7 @@ def _gateway_jobs(m: Manifests, gateway: str) -> list[dict]:
 
 def prometheus_config(
     documents: list[dict],
-    targets: Mapping[str, Mapping[str, str]],
+    targets: Mapping[str, Mapping[str, str | list[str]]],
     rules_file: str,
     alertmanager: str,
     interval: str,

@@ -20,7 +20,7 @@ class LocalMonitoring:
 
 def local_monitoring(
     k8s_dir: Path,
-    targets: Mapping[str, Mapping[str, str]],
+    targets: Mapping[str, Mapping[str, str | list[str]]],
     state_dir: Path,
     port_offset: int = 0,
     enabled: bool = True,
@@ -28,8 +28,8 @@ def local_monitoring(
 ) -> LocalMonitoring:
     """The processes to start beside the services, and the lines to print once they are ready.
 
-    targets: service -> version -> "127.0.0.1:port", what Prometheus scrapes; gateway: Envoy's admin address,
-    scraped as the gateway.
+    targets: service -> version -> "127.0.0.1:port" or a list of them (replicas), what Prometheus scrapes;
+    gateway: Envoy's admin address, scraped as the gateway.
     """
     if not enabled:
         return LocalMonitoring()

@@ -6,6 +6,7 @@ Debian's packages provide the binaries (`make system-deps`): `prometheus` and
 
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def missing_binaries() -> list[str]:
 def configure(
     folder: Path,
     documents: list[dict],
-    targets: dict[str, dict[str, str]],
+    targets: Mapping[str, Mapping[str, str | list[str]]],
     ports: Ports,
     interval: str,
     timing: RouteTiming | None = None,
@@ -57,7 +58,7 @@ def configure(
 ) -> list[Process]:
     """Write the configuration into `folder` and return the servers to start, sink first.
 
-    targets: service -> version -> "127.0.0.1:port" (scraped every `interval`,
+    targets: service -> version -> "127.0.0.1:port" or a list (scraped every `interval`,
     as the rules are evaluated); timing: see local_alertmanager_config; gateway:
     the Envoy admin "127.0.0.1:port" scraped as the gateway (config.scrape_jobs).
     """
