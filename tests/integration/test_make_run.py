@@ -23,6 +23,7 @@ MONITORING_PORTS = (system.LOCAL_PROMETHEUS_PORT, system.LOCAL_ALERTMANAGER_PORT
 ALL_PORTS = (
     *DEFAULT_PORTS.services.values(),
     *DEFAULT_PORTS.sidecars.values(),
+    *DEFAULT_PORTS.inbound.values(),
     DEFAULT_PORTS.ingress,
     DEFAULT_PORTS.ingress_tls,
     DEFAULT_PORTS.envoy_admin,

@@ -10,7 +10,7 @@ import yaml
 from sentiment_devtools.mesh.envoy import compile_mesh
 from sentiment_devtools.mesh.errors import CompileError
 from sentiment_devtools.mesh.parse import parse_mesh
-from sentiment_devtools.mesh.topology import Sidecar, TlsFiles, Topology, Workload
+from sentiment_devtools.mesh.topology import Inbound, MeshTls, Sidecar, TlsFiles, Topology, Workload
 from sentiment_devtools.system import ARMS
 
 ENVOY = Path(sys.executable).parent / "envoy"
@@ -460,15 +460,9 @@ def test_a_subset_with_no_local_workload_is_refused():
         )
 
 
-def test_non_emulated_security_resources_are_skipped_by_kind():
-    peer = {
-        "apiVersion": "security.istio.io/v1",
-        "kind": "PeerAuthentication",
-        "metadata": {"name": "m"},
-        "spec": {"mtls": {"mode": "STRICT"}},
-    }
-
-    assert compiled([*base_manifests(), peer]) == compiled(base_manifests())
+def test_without_the_meshs_certificates_the_security_resources_change_nothing():
+    # docker compose's topology has no certificates: its hops stay plain, as docs/local-mesh.md says
+    assert compiled([*base_manifests(), peer_authentication(), model_callers_policy()]) == compiled(base_manifests())
 
 
 # --- who the client is, and the per-client rate limit ------------------------------
@@ -674,3 +668,210 @@ def test_a_cors_policy_allows_the_origin_and_its_local_twin_and_runs_before_the_
     assert (policy["allow_methods"], policy["allow_headers"], policy["max_age"]) == ("GET,POST", "x-app-version", "600")
     filters = [f["name"] for f in listener(config, "ingress_http")["http_filters"]]
     assert filters == ["envoy.filters.http.cors", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+
+
+# --- mutual TLS and the AuthorizationPolicy --------------------------------------------------------
+
+
+def peer_authentication(mode: str = "STRICT", **spec) -> dict:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": "shop"},
+        "spec": {"mtls": {"mode": mode}, **spec},
+    }
+
+
+def model_callers_policy(**spec) -> dict:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "model-callers", "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "model"}},
+            "action": "ALLOW",
+            "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/api"]}}]}],
+            **spec,
+        },
+    }
+
+
+def deployment(app: str, version: str, account: str) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{app}-{version}", "namespace": "shop"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": app, "version": version}},
+                "spec": {"serviceAccountName": account, "containers": [{"name": app, "image": "x"}]},
+            }
+        },
+    }
+
+
+def secured_manifests(*security: dict) -> list[dict]:
+    pods = [deployment(app, version, app) for app in ("web", "api", "model") for version in ARMS]
+    manifests = [*base_manifests(), *pods, gateway_deployment(None, labels={"istio": "gw"}), *security]
+    for document in manifests:
+        document["metadata"]["namespace"] = "shop"
+    return manifests
+
+
+def mesh_tls(tmp_path: Path) -> MeshTls:
+    accounts = ("web", "api", "model", "default")
+    files = {a: TlsFiles(tmp_path / f"{a}.crt", tmp_path / f"{a}.key") for a in accounts}
+    return MeshTls(ca_certificate=tmp_path / "ca.crt", identities=files)
+
+
+def secured(manifests: list[dict], tmp_path: Path, **overrides) -> dict:
+    inbound = [Inbound({"app": "model", "version": version}, 18111 + index) for index, version in enumerate(ARMS)]
+    return compiled(manifests, **({"inbound": inbound, "mesh_tls": mesh_tls(tmp_path)} | overrides))
+
+
+def inbound_listener(config: dict, name: str) -> dict:
+    (found,) = [item for item in config["static_resources"]["listeners"] if item["name"] == name]
+    return found
+
+
+def test_strict_mtls_and_an_allow_policy_become_the_workloads_inbound_listener_with_rbac(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path)
+
+    listener_config = inbound_listener(config, "inbound_model_stable")
+    tls = listener_config["filter_chains"][0]["transport_socket"]["typed_config"]
+    # STRICT: a client certificate of the mesh's CA is required, and the sidecar presents the workload's own
+    assert tls["require_client_certificate"] is True
+    assert tls["common_tls_context"]["validation_context"] == {"trusted_ca": {"filename": str(tmp_path / "ca.crt")}}
+    assert tls["common_tls_context"]["tls_certificates"][0]["certificate_chain"]["filename"] == str(
+        tmp_path / "model.crt"
+    )
+    manager = listener_config["filter_chains"][0]["filters"][0]["typed_config"]
+    (rbac, router) = manager["http_filters"]
+    assert router["name"] == "envoy.filters.http.router"
+    # The policy as Istio names and writes it: one per rule, the principals as SPIFFE URIs
+    assert rbac["typed_config"]["rules"] == {
+        "action": "ALLOW",
+        "policies": {
+            "ns[shop]-policy[model-callers]-rule[0]": {
+                "permissions": [{"any": True}],
+                "principals": [
+                    {
+                        "or_ids": {
+                            "ids": [
+                                {
+                                    "authenticated": {
+                                        "principal_name": {"exact": "spiffe://cluster.local/ns/shop/sa/api"}
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                ],
+            }
+        },
+    }
+    # Behind it, the workload's own port
+    route = manager["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
+    assert cluster(config, route["cluster"])["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"] == {
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 9005}}
+    }
+
+
+def test_a_caller_reaches_a_secured_workload_through_its_inbound_listener_with_its_own_identity(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path)
+
+    model = cluster(config, "outbound|80|stable|model")
+    assert model["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"] == {
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 18111}}
+    }
+    upstream = model["transport_socket"]["typed_config"]
+    assert upstream["sni"] == "outbound_.80_.stable_.model.shop.svc.cluster.local"
+    context = upstream["common_tls_context"]
+    assert context["tls_certificates"][0]["certificate_chain"]["filename"] == str(tmp_path / "api.crt")
+    # Only the server's own identity is accepted: a listener with another certificate of the CA is not the model
+    assert context["validation_context"]["match_typed_subject_alt_names"] == [
+        {"san_type": "URI", "matcher": {"exact": "spiffe://cluster.local/ns/shop/sa/model"}}
+    ]
+    # The gateway's hop to the web stays plain: the web has no inbound listener here
+    assert "transport_socket" not in cluster(config, "outbound|80|stable|web")
+
+
+def test_an_allow_policy_without_rules_allows_nobody(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy(rules=[])), tmp_path)
+
+    manager = inbound_listener(config, "inbound_model_canary")["filter_chains"][0]["filters"][0]["typed_config"]
+    assert manager["http_filters"][0]["typed_config"]["rules"] == {"action": "ALLOW", "policies": {}}
+
+
+def test_envoy_validates_the_secured_configuration(tmp_path):
+    from sentiment_devtools.mesh.mesh_ca import mesh_certificates
+
+    _, tls = mesh_certificates(tmp_path / "ca", [("shop", a) for a in ("web", "api", "model", "default")])
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path, mesh_tls=tls)
+
+    result = validate_with_envoy(config, tmp_path)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [
+        ((peer_authentication("PERMISSIVE"), model_callers_policy()), "mtls.mode: PERMISSIVE is not supported"),
+        (
+            (peer_authentication(portLevelMtls={"8000": {"mode": "DISABLE"}}), model_callers_policy()),
+            "spec.portLevelMtls: not supported",
+        ),
+        ((model_callers_policy(),), "no PeerAuthentication makes {'app': 'model', 'version': 'stable'} STRICT"),
+        ((peer_authentication(), model_callers_policy(action="DENY")), "spec.action: DENY is not supported"),
+        (
+            (peer_authentication(), model_callers_policy(rules=[{"from": [{"source": {"principals": ["*"]}}]}])),
+            "wildcard principals are not supported",
+        ),
+        (
+            (
+                peer_authentication(),
+                model_callers_policy(rules=[{"from": [{"source": {"namespaces": ["shop"]}}]}]),
+            ),
+            "spec.rules[0].from[0].source.principals: required",
+        ),
+        (
+            (peer_authentication(), model_callers_policy(rules=[{"to": [{"operation": {"methods": ["GET"]}}]}])),
+            "spec.rules[0].from: required",
+        ),
+        (
+            (
+                peer_authentication(),
+                model_callers_policy(
+                    rules=[{"from": [{"source": {"principals": ["a/b"]}}], "when": [{"key": "k", "values": ["v"]}]}]
+                ),
+            ),
+            "spec.rules[0].when: not supported",
+        ),
+        (
+            (peer_authentication(), model_callers_policy(selector={"matchLabels": {"app": "web"}})),
+            "selects the workload {'app': 'web', 'version': 'stable'}, which has no inbound listener",
+        ),
+    ],
+)
+def test_security_the_compiler_does_not_run_is_refused_with_resource_and_field(tmp_path, security, message):
+    with pytest.raises(CompileError) as raised:
+        secured(secured_manifests(*security), tmp_path)
+
+    assert message in str(raised.value)
+
+
+def test_inbound_listeners_without_the_meshs_certificates_are_refused(tmp_path):
+    with pytest.raises(CompileError, match="inbound listeners need the mesh's certificates"):
+        secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path, mesh_tls=None)
+
+
+def test_callers_of_one_secured_cluster_with_different_identities_are_refused(tmp_path):
+    # One local Envoy holds every sidecar: a cluster has one client certificate, so one caller identity
+    manifests = secured_manifests(peer_authentication(), model_callers_policy())
+    for document in manifests:
+        if document["kind"] == "Deployment" and document["metadata"]["name"] == "api-canary":
+            document["spec"]["template"]["spec"]["serviceAccountName"] = "web"
+
+    with pytest.raises(CompileError, match=r"outbound\|80\|stable\|model is called as api and as web"):
+        secured(manifests, tmp_path)

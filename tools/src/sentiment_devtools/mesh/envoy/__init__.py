@@ -20,6 +20,7 @@ The translation follows what Istio programs into Envoy (docs/local-mesh.md):
 import yaml
 
 from sentiment_devtools.mesh.envoy.clusters import Clusters
+from sentiment_devtools.mesh.envoy.inbound import inbound_listeners
 from sentiment_devtools.mesh.envoy.ingress import ingress_listeners
 from sentiment_devtools.mesh.envoy.listeners import socket_address
 from sentiment_devtools.mesh.envoy.sidecars import sidecar_listener
@@ -43,9 +44,10 @@ def compile_mesh(mesh: Mesh, topology: Topology) -> dict:
     gateway = _single_gateway(mesh)
     listeners = ingress_listeners(mesh, gateway, topology, clusters)
     listeners += [sidecar_listener(mesh, sidecar, topology, clusters) for sidecar in topology.sidecars]
+    inbound, inbound_clusters = inbound_listeners(mesh, topology)
     return {
         "admin": {"address": socket_address(topology.bind_address, topology.admin_port)},
-        "static_resources": {"listeners": listeners, "clusters": clusters.all()},
+        "static_resources": {"listeners": listeners + inbound, "clusters": clusters.all() + inbound_clusters},
     }
 
 
