@@ -146,6 +146,17 @@ def cluster(config: dict, name: str) -> dict:
 # --- matches -------------------------------------------------------------------
 
 
+def test_clusters_are_named_as_istiod_names_them_with_the_services_fqdn():
+    config = compiled(base_manifests(model_routes=[{"route": [to("model", "canary")]}]))
+
+    names = {c["name"] for c in config["static_resources"]["clusters"]}
+    assert names == {
+        "outbound|80|stable|web.default.svc.cluster.local",
+        "outbound|80|stable|api.default.svc.cluster.local",
+        "outbound|80|canary|model.default.svc.cluster.local",
+    }
+
+
 @pytest.mark.parametrize(
     ("istio", "envoy"),
     [
@@ -176,7 +187,7 @@ def test_every_supported_match_kind_keeps_its_meaning(istio, envoy):
 
     first, default = virtual_host(config, "ingress_http", "web.example")["routes"]
     assert first["match"] == envoy
-    assert first["route"]["cluster"] == "outbound|80|canary|web"
+    assert first["route"]["cluster"] == "outbound|80|canary|web.default.svc.cluster.local"
     assert default["match"] == {"prefix": "/"}
 
 
@@ -214,8 +225,8 @@ def test_weighted_destinations_keep_their_own_response_headers():
     (route,) = virtual_host(config, "ingress_http", "web.example")["routes"]
     weighted = route["route"]["weighted_clusters"]["clusters"]
     assert [(c["name"], c["weight"]) for c in weighted] == [
-        ("outbound|80|stable|web", 75),
-        ("outbound|80|canary|web", 25),
+        ("outbound|80|stable|web.default.svc.cluster.local", 75),
+        ("outbound|80|canary|web.default.svc.cluster.local", 25),
     ]
     assert weighted[1]["response_headers_to_add"] == [
         {"header": {"key": "set-cookie", "value": "v=canary"}, "append_action": "APPEND_IF_EXISTS_OR_ADD"}
@@ -249,9 +260,12 @@ def test_source_labels_are_evaluated_for_each_calling_workload():
 
     canary_routes = listener(config, "outbound_model_from_api_canary")["route_config"]["virtual_hosts"][0]["routes"]
     stable_routes = listener(config, "outbound_model_from_api_stable")["route_config"]["virtual_hosts"][0]["routes"]
-    assert [r["route"]["cluster"] for r in canary_routes] == ["outbound|80|canary|model", "outbound|80|stable|model"]
+    assert [r["route"]["cluster"] for r in canary_routes] == [
+        "outbound|80|canary|model.default.svc.cluster.local",
+        "outbound|80|stable|model.default.svc.cluster.local",
+    ]
     assert canary_routes[0]["match"] == {"prefix": "/"}
-    assert [r["route"]["cluster"] for r in stable_routes] == ["outbound|80|stable|model"]
+    assert [r["route"]["cluster"] for r in stable_routes] == ["outbound|80|stable|model.default.svc.cluster.local"]
 
 
 def test_a_mesh_host_without_virtual_service_balances_over_all_its_workloads():
@@ -261,7 +275,12 @@ def test_a_mesh_host_without_virtual_service_balances_over_all_its_workloads():
 
     config = compiled(manifests)
 
-    assert cluster(config, "outbound|80||model")["load_assignment"]["endpoints"][0]["lb_endpoints"].__len__() == 2
+    assert (
+        cluster(config, "outbound|80||model.default.svc.cluster.local")["load_assignment"]["endpoints"][0][
+            "lb_endpoints"
+        ].__len__()
+        == 2
+    )
 
 
 # --- gateway, TLS and the rate limit -------------------------------------------
@@ -378,7 +397,7 @@ def test_a_request_size_limit_is_inserted_on_the_gateway_before_the_router():
 def test_destination_rule_policies_become_circuit_breakers_and_outlier_detection():
     config = compiled(base_manifests())
 
-    web = cluster(config, "outbound|80|stable|web")
+    web = cluster(config, "outbound|80|stable|web.default.svc.cluster.local")
     assert web["connect_timeout"] == "1.5s"
     assert web["circuit_breakers"]["thresholds"][0] | {} == {
         "max_connections": 7,
@@ -780,7 +799,7 @@ def test_strict_mtls_and_an_allow_policy_become_the_workloads_inbound_listener_w
 def test_a_caller_reaches_a_secured_workload_through_its_inbound_listener_with_its_own_identity(tmp_path):
     config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path)
 
-    model = cluster(config, "outbound|80|stable|model")
+    model = cluster(config, "outbound|80|stable|model.shop.svc.cluster.local")
     assert model["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"] == {
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": 18111}}
     }
@@ -793,7 +812,7 @@ def test_a_caller_reaches_a_secured_workload_through_its_inbound_listener_with_i
         {"san_type": "URI", "matcher": {"exact": "spiffe://cluster.local/ns/shop/sa/model"}}
     ]
     # The gateway's hop to the web stays plain: the web has no inbound listener here
-    assert "transport_socket" not in cluster(config, "outbound|80|stable|web")
+    assert "transport_socket" not in cluster(config, "outbound|80|stable|web.shop.svc.cluster.local")
 
 
 def test_an_allow_policy_without_rules_allows_nobody(tmp_path):
@@ -873,5 +892,7 @@ def test_callers_of_one_secured_cluster_with_different_identities_are_refused(tm
         if document["kind"] == "Deployment" and document["metadata"]["name"] == "api-canary":
             document["spec"]["template"]["spec"]["serviceAccountName"] = "web"
 
-    with pytest.raises(CompileError, match=r"outbound\|80\|stable\|model is called as api and as web"):
+    with pytest.raises(
+        CompileError, match=r"outbound\|80\|stable\|model\.shop\.svc\.cluster\.local is called as api and as web"
+    ):
         secured(manifests, tmp_path)

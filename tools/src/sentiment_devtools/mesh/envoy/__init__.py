@@ -10,7 +10,8 @@ The translation follows what Istio programs into Envoy (docs/local-mesh.md):
 - `sourceLabels` are evaluated at compile time against the caller, as the
   caller's sidecar does: match entries for other callers are dropped, and a
   route left with none is not this caller's route;
-- clusters are named like Istio's, `outbound|<port>|<subset>|<host>`, one per
+- clusters are named as istiod names them,
+  `outbound|<port>|<subset>|<service>.<namespace>.svc.cluster.local`, one per
   subset, with the DestinationRule's connection pool and outlier detection,
   and Istio's defaults where the rule is silent;
 - routes get Istio's default retry policy and no route timeout, unless the

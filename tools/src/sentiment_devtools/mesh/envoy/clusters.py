@@ -1,5 +1,6 @@
-"""One Envoy cluster per destination subset, named like Istio's (`outbound|<port>|<subset>|<host>`), with the
-DestinationRule's connection pool and outlier detection, and Istio's defaults where the rule is silent."""
+"""One Envoy cluster per destination subset, named as istiod names them (`outbound|<port>|<subset>|<service FQDN>`,
+e.g. `outbound|80|stable|app-frontend.sentiment.svc.cluster.local`), with the DestinationRule's connection pool and
+outlier detection, and Istio's defaults where the rule is silent."""
 
 import ipaddress
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class Clusters:
             if rule is None or destination.subset not in rule.subsets:
                 raise CompileError(where, f"subset {destination.subset} of {host} is defined by no DestinationRule")
             labels |= rule.subsets[destination.subset]
-        name = f"outbound|{port}|{destination.subset or ''}|{host}"
+        name = f"outbound|{port}|{destination.subset or ''}|{fqdn(service)}"
         if name not in self._clusters:
             endpoints = [w for w in self.topology.workloads if labels.items() <= w.labels.items()]
             if not endpoints:
@@ -85,8 +86,7 @@ class Clusters:
         mesh_tls = self.topology.mesh_tls
         account = self.mesh.identity_of(caller, where).service_account
         identities = sorted({spiffe(mesh_tls, self.mesh.identity_of(s.labels, where)) for s in servers})
-        host = fqdn(self.mesh.services[short_host(destination.host)])
-        sni = f"outbound_.{port}_.{destination.subset or ''}_.{host}"
+        sni = f"outbound_.{port}_.{destination.subset or ''}_.{fqdn(self.mesh.services[short_host(destination.host)])}"
         self._clusters[name]["transport_socket"] = upstream_mtls(mesh_tls, account, identities, sni)
         self._callers[name] = account
 
