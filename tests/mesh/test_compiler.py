@@ -529,6 +529,25 @@ def with_limit(limit: dict) -> dict:
 LOCAL_RATE_LIMIT = "envoy.filters.http.local_ratelimit"
 
 
+def test_only_the_gateways_listeners_take_the_tcp_peer_as_the_client_as_istiod_sets_them(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path, tls=None)
+
+    managers = {
+        item["name"]: item["filter_chains"][0]["filters"][0]["typed_config"]
+        for item in config["static_resources"]["listeners"]
+    }
+    remote = {name: manager["use_remote_address"] for name, manager in managers.items()}
+    assert remote == {
+        "ingress_http": True,
+        "outbound_model_from_api_stable": False,
+        "outbound_model_from_api_canary": False,
+        "inbound_model_stable": False,
+        "inbound_model_canary": False,
+    }
+    assert managers["ingress_http"]["xff_num_trusted_hops"] == 0
+    assert "xff_num_trusted_hops" not in managers["outbound_model_from_api_stable"]
+
+
 def test_the_gateway_pods_trusted_proxies_become_the_listeners_trusted_hops(tmp_path):
     deployment = gateway_deployment("gatewayTopology:\n  numTrustedProxies: 2\n")
 

@@ -59,8 +59,7 @@ def inbound_listeners(mesh: Mesh, topology: Topology) -> tuple[list[dict], list[
         listener = http_listener(name, topology, inbound.port, virtual_hosts, filters)
         manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
         manager["stat_prefix"] = f"inbound_{topology.bind_address}_{workload.port}"
-        # A sidecar's inbound side: the caller is the peer, and its certificate's details go to the workload.
-        manager["use_remote_address"] = False
+        # A sidecar's inbound side: its caller's certificate's details go to the workload.
         manager["forward_client_cert_details"] = "APPEND_FORWARD"
         manager["set_current_client_cert_details"] = {"subject": True, "dns": True, "uri": True}
         listener["filter_chains"][0]["transport_socket"] = _downstream_mtls(topology.mesh_tls, pod)
