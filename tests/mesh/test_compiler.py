@@ -304,8 +304,9 @@ def test_with_a_certificate_https_serves_the_routes_and_http_redirects(tmp_path)
 
     https_hosts = listener(config, "ingress_https")["route_config"]["virtual_hosts"]
     assert {vh["name"] for vh in https_hosts} == {"web.example:443", "api.example:443"}
-    redirect = virtual_host(config, "ingress_http", "web.example")["routes"][0]
-    assert redirect["redirect"] == {"https_redirect": True, "port_redirect": 18443}
+    # As istiod does it: the plain server's virtual host requires TLS, with no routes of its own
+    redirect = virtual_host(config, "ingress_http", "web.example")
+    assert (redirect["name"], redirect["require_tls"], redirect["routes"]) == ("web.example:80", "ALL", [])
 
 
 LOCAL_RATE_LIMIT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"

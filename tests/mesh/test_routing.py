@@ -18,7 +18,7 @@ from scipy.stats import binom
 from sentiment_devtools.stack.envoy import envoy_process
 from sentiment_devtools.stack.instances import Ports
 from sentiment_devtools.stack.supervisor import Supervisor
-from sentiment_devtools.system import ARMS
+from sentiment_devtools.system import ARMS, PUBLIC_HOSTS
 from support.mesh import REPO, Mesh, declared_canary_share, gather_limited
 
 pytestmark = pytest.mark.slow
@@ -230,7 +230,7 @@ def test_changing_the_weight_in_the_manifest_changes_the_split(stack, tmp_path):
     assert_share(sum(a.version == "canary" for a in answers), len(answers), 0.5)
 
 
-def test_with_a_certificate_the_gateway_serves_https_and_redirects_http(stack, tmp_path):
+def test_with_a_certificate_the_gateway_serves_https_and_plain_http_requires_tls_as_istiod_makes_it(stack, tmp_path):
     # Given a second Envoy compiled for the same services with a self-signed certificate
     ports = replace(Ports.free(), services=stack.ports.services, sidecars=stack.ports.sidecars)
     envoy = envoy_process(REPO / "k8s", stack.instances, ports, tmp_path, tls=True)
@@ -239,10 +239,13 @@ def test_with_a_certificate_the_gateway_serves_https_and_redirects_http(stack, t
     supervisor.start(envoy)
     try:
         supervisor.wait_ready()
-        host = f"app-frontend.localhost:{ports.ingress}"
-
-        # When a browser asks over HTTP, then over HTTPS
-        plain = httpx.get(f"http://127.0.0.1:{ports.ingress}/", headers={"Host": host})
+        # When a browser asks over HTTP, by the cluster's host and by the local twin with its port, then over HTTPS
+        plain = httpx.get(
+            f"http://127.0.0.1:{ports.ingress}/reviews?page=2", headers={"Host": PUBLIC_HOSTS["app-frontend"]}
+        )
+        twin = httpx.get(
+            f"http://127.0.0.1:{ports.ingress}/", headers={"Host": f"app-frontend.localhost:{ports.ingress}"}
+        )
         secure = httpx.get(
             f"https://127.0.0.1:{ports.ingress_tls}/",
             headers={"Host": f"app-frontend.localhost:{ports.ingress_tls}"},
@@ -251,9 +254,13 @@ def test_with_a_certificate_the_gateway_serves_https_and_redirects_http(stack, t
     finally:
         supervisor.stop_all()
 
-    # Then HTTP redirects to the HTTPS port, which serves the page with its version cookie
+    # Then HTTP answers istiod's redirect (require_tls): https on the same Host and path, no service asked
     assert plain.status_code == 301
-    assert plain.headers["location"] == f"https://app-frontend.localhost:{ports.ingress_tls}/"
+    assert plain.headers["location"] == f"https://{PUBLIC_HOSTS['app-frontend']}/reviews?page=2"
+    assert "x-served-by" not in plain.headers
+    # (a port in the Host is kept, as Envoy's require_tls keeps it: locally, the HTTPS port is opened directly)
+    assert (twin.status_code, twin.headers["location"]) == (301, f"https://app-frontend.localhost:{ports.ingress}/")
+    # And HTTPS serves the page with its version cookie
     assert secure.status_code == 200
     assert secure.headers["x-served-by"].startswith("app-frontend/")
     assert any(cookie.startswith("app-version=") for cookie in secure.headers.get_list("set-cookie"))

@@ -1,6 +1,6 @@
 """The ingress gateway's listeners: one virtual host per VirtualService host bound to the Gateway, the gateway's
 EnvoyFilters, who the client is (the trusted hops), and with a certificate an HTTPS listener while plain HTTP
-redirects to it."""
+requires TLS, as istiod's `require_tls` does."""
 
 from sentiment_devtools.mesh.envoy.clusters import Clusters
 from sentiment_devtools.mesh.envoy.listeners import http_filter_chain, http_listener
@@ -36,13 +36,15 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
         return [http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters, hops)]
     redirect_hosts = {host for server in gateway.servers if server.https_redirect for host in server.hosts}
     plain = [vh for vh in virtual_hosts if vh["name"].split(":")[0] not in redirect_hosts]
+    # As istiod builds a plain server with httpsRedirect: a virtual host without routes that requires TLS, so
+    # Envoy answers 301 to https:// on the same Host and path (a port in the Host is kept).
+    redirect_port = {host: server.port for server in gateway.servers if server.https_redirect for host in server.hosts}
     redirects = [
         {
-            "name": f"{host}:redirect",
+            "name": f"{host}:{redirect_port[host]}",
             "domains": _domains(host, topology),
-            "routes": [
-                {"match": {"prefix": "/"}, "redirect": {"https_redirect": True, "port_redirect": topology.tls_port}}
-            ],
+            "routes": [],
+            "require_tls": "ALL",
         }
         for host in sorted(redirect_hosts)
     ]
