@@ -1,6 +1,7 @@
 """The Istio-to-Envoy compiler: what each supported field becomes, and what it refuses."""
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -370,6 +371,53 @@ def test_the_rate_limit_applies_to_the_named_virtual_host_only():
     assert "typed_per_filter_config" not in virtual_host(config, "ingress_http", "web.example")
     filters = [f["name"] for f in listener(config, "ingress_http")["http_filters"]]
     assert filters == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+
+
+def vhost_match(envoy_filter: dict) -> dict:
+    return envoy_filter["spec"]["configPatches"][1]["match"]["routeConfiguration"]["vhost"]
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"domainName": "api.example:*"},
+        {"name": "api.example:443"},
+        {"domainName": "api.example", "name": "api.example:443"},
+    ],
+)
+def test_a_virtual_host_patch_matches_any_of_its_domains_and_its_name_as_istiod_does(tmp_path, match):
+    envoy_filter = rate_limit_filter()
+    vhost_match(envoy_filter).clear()
+    vhost_match(envoy_filter).update(match)
+
+    config = compiled([*base_manifests(), envoy_filter], tls=TlsFiles(tmp_path / "c", tmp_path / "k"), tls_port=18443)
+
+    patched = {
+        vh["name"]
+        for item in config["static_resources"]["listeners"]
+        for vh in item["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"]
+        if "typed_per_filter_config" in vh
+    }
+    # By domain: both of the host's virtual hosts, the HTTPS one and the plain one that requires TLS
+    assert patched == ({"api.example:443"} if "name" in match else {"api.example:443", "api.example:80"})
+
+
+@pytest.mark.parametrize(
+    ("match", "unmatched"),
+    [
+        # The local twin is no domain of the cluster's virtual host: in Istio this patch would match nothing
+        ({"domainName": "api.localhost"}, "['api.localhost']"),
+        # Both given: both must match
+        ({"domainName": "api.example", "name": "web.example:80"}, "['api.example', 'web.example:80']"),
+    ],
+)
+def test_a_virtual_host_patch_that_would_match_nothing_in_istio_is_refused(match, unmatched):
+    envoy_filter = rate_limit_filter()
+    vhost_match(envoy_filter).clear()
+    vhost_match(envoy_filter).update(match)
+
+    with pytest.raises(CompileError, match=re.escape(f"no virtual host {unmatched} on the gateway")):
+        compiled([*base_manifests(), envoy_filter])
 
 
 def test_a_request_size_limit_is_inserted_on_the_gateway_before_the_router():

@@ -27,15 +27,7 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
             virtual_hosts.append(
                 {"name": f"{host}:{routed_port.get(host, 80)}", "domains": _domains(host, topology), "routes": routes}
             )
-    gateway_filters = _gateway_filters_for(mesh, gateway)
-    for gateway_filter in gateway_filters:
-        _apply_virtual_host_patches(gateway_filter, virtual_hosts)
-    http_filters = http_filter_chain(virtual_hosts, [f for gf in gateway_filters for f in gf.http_filters])
-    hops = gateway.num_trusted_proxies
-    if topology.tls is None:
-        return [http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters, hops)]
     redirect_hosts = {host for server in gateway.servers if server.https_redirect for host in server.hosts}
-    plain = [vh for vh in virtual_hosts if vh["name"].split(":")[0] not in redirect_hosts]
     # As istiod builds a plain server with httpsRedirect: a virtual host without routes that requires TLS, so
     # Envoy answers 301 to https:// on the same Host and path (a port in the Host is kept).
     redirect_port = {host: server.port for server in gateway.servers if server.https_redirect for host in server.hosts}
@@ -48,6 +40,14 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
         }
         for host in sorted(redirect_hosts)
     ]
+    gateway_filters = _gateway_filters_for(mesh, gateway)
+    for gateway_filter in gateway_filters:
+        _apply_virtual_host_patches(gateway_filter, virtual_hosts + (redirects if topology.tls else []))
+    http_filters = http_filter_chain(virtual_hosts, [f for gf in gateway_filters for f in gf.http_filters])
+    hops = gateway.num_trusted_proxies
+    if topology.tls is None:
+        return [http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters, hops)]
+    plain = [vh for vh in virtual_hosts if vh["name"].split(":")[0] not in redirect_hosts]
     https = http_listener("ingress_https", topology, topology.tls_port, virtual_hosts, http_filters, hops)
     https["filter_chains"][0]["transport_socket"] = {
         "name": "envoy.transport_sockets.tls",
@@ -72,8 +72,13 @@ def binds(vs: VirtualService, gateway_name: str) -> bool:
 
 
 def _domains(host: str, topology: Topology) -> list[str]:
+    """The domains istiod gives a gateway's virtual host (`_cluster_domains`), then the local twin's."""
     twin = f"{host.split('.')[0]}.{topology.local_domain}"
-    return [host, f"{host}:*", twin, f"{twin}:*"]
+    return [*_cluster_domains(host), twin, f"{twin}:*"]
+
+
+def _cluster_domains(host: str) -> list[str]:
+    return [host, f"{host}:*"]
 
 
 def _gateway_filters_for(mesh: Mesh, gateway: Gateway) -> list[GatewayFilter]:
@@ -89,13 +94,18 @@ def _gateway_filters_for(mesh: Mesh, gateway: Gateway) -> list[GatewayFilter]:
 
 def _apply_virtual_host_patches(gateway_filter: GatewayFilter, virtual_hosts: list[dict]) -> None:
     for patch in gateway_filter.virtual_host_patches:
+        # As istiod matches them: the name if given, and the domain among all the virtual host's domains if given
+        # (the cluster's: the local twins exist only here).
         matched = [
-            vh for vh in virtual_hosts if vh["domains"][0] == patch.domain or (patch.name and vh["name"] == patch.name)
+            vh
+            for vh in virtual_hosts
+            if (patch.name is None or vh["name"] == patch.name)
+            and (patch.domain is None or patch.domain in _cluster_domains(vh["name"].rpartition(":")[0]))
         ]
         if not matched:
             raise CompileError(
                 f"EnvoyFilter/{gateway_filter.name}",
-                f"spec.configPatches: no virtual host {[patch.domain or patch.name]} on the gateway",
+                f"spec.configPatches: no virtual host {[v for v in (patch.domain, patch.name) if v]} on the gateway",
             )
         for virtual_host in matched:
             virtual_host.setdefault("typed_per_filter_config", {}).update(patch.typed_per_filter_config)

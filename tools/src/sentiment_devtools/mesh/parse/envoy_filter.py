@@ -15,7 +15,8 @@ def gateway_filter(document: dict, resource: str) -> GatewayFilter:
 
     HTTP_FILTER patches INSERT_BEFORE the router one of GATEWAY_HTTP_FILTERS;
     VIRTUAL_HOST patches MERGE `typed_per_filter_config` for those filters into
-    the virtual hosts matched by `vhost.domainName` or `vhost.name`.
+    the virtual hosts matched by `vhost.name` and `vhost.domainName` (any of the
+    virtual host's domains), as istiod matches them.
     """
     spec = spec_of(document, resource)
     selector = spec.nested("workloadSelector", required=True)
@@ -56,8 +57,8 @@ def _virtual_host_patch(match: Fields, patch: Fields, value: object) -> VirtualH
     domain, name = vhost.take_str("domainName"), vhost.take_str("name")
     vhost.done()
     route_configuration.done()
-    if (domain is None) == (name is None):
-        raise vhost.error("", "needs exactly one of domainName, name")
+    if domain is None and name is None:
+        raise vhost.error("", "needs domainName, name or both (both: a virtual host must match both, as in Istio)")
     if not isinstance(value, dict) or set(value) != {"typed_per_filter_config"}:
         raise patch.error("patch.value", "a VIRTUAL_HOST merge may only set typed_per_filter_config")
     per_filter = value["typed_per_filter_config"]
