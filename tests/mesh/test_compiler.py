@@ -443,6 +443,47 @@ def test_a_request_size_limit_is_inserted_on_the_gateway_before_the_router():
     assert filters[1]["typed_config"]["max_request_bytes"] == 1024
 
 
+def size_limit_filter(name: str = "size", priority: int | None = None) -> dict:
+    size_limit = rate_limit_filter()
+    size_limit["metadata"]["name"] = name
+    size_limit["spec"]["configPatches"] = size_limit["spec"]["configPatches"][:1]
+    size_limit["spec"]["configPatches"][0]["patch"]["value"] = {
+        "name": "envoy.filters.http.buffer",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"},
+    }
+    if priority is not None:
+        size_limit["spec"]["priority"] = priority
+    return size_limit
+
+
+def inserted_filters(config: dict) -> list[str]:
+    return [f["name"] for f in listener(config, "ingress_http")["http_filters"]][:-1]
+
+
+def test_envoy_filters_apply_by_priority_first_as_istiod_orders_them():
+    # Given the size limit first in the manifests, but with a higher priority than the rate limit's 0
+    config = compiled([*base_manifests(), size_limit_filter(priority=10), rate_limit_filter()])
+
+    # Then the rate limit's filter comes first, as istiod applies the lower priority first
+    assert inserted_filters(config) == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.buffer"]
+
+
+def test_at_one_priority_envoy_filters_apply_in_creation_order_which_locally_is_the_manifests():
+    # "limit" then "size", in the manifests and by name alike: on any cluster, that order
+    forward = compiled([*base_manifests(), rate_limit_filter(), size_limit_filter()])
+    backward = compiled([*base_manifests(), size_limit_filter(name="a-size"), rate_limit_filter()])
+
+    assert inserted_filters(forward) == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.buffer"]
+    assert inserted_filters(backward) == ["envoy.filters.http.buffer", "envoy.filters.http.local_ratelimit"]
+
+
+def test_envoy_filters_whose_order_on_a_cluster_would_depend_on_their_creation_times_are_refused():
+    # "size" before "limit" in the manifests, "limit" before "size" by name, at one priority: created in one second,
+    # istiod orders them by name; a second apart, by creation time
+    with pytest.raises(CompileError, match=r"EnvoyFilter/limit: comes after EnvoyFilter/size .* give spec.priority"):
+        compiled([*base_manifests(), size_limit_filter(), rate_limit_filter()])
+
+
 def test_destination_rule_policies_become_circuit_breakers_and_outlier_detection():
     config = compiled(base_manifests())
 

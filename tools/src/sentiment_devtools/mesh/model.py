@@ -146,6 +146,9 @@ class GatewayFilter:
     workload_labels: dict[str, str]
     http_filters: list[dict]
     virtual_host_patches: list[VirtualHostPatch]
+    priority: int = 0
+    # Its place in the manifests, which stands for its creation time (`kubectl apply -k` creates them in order).
+    position: int = 0
 
 
 @dataclass(frozen=True)

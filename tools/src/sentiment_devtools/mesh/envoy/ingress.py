@@ -2,6 +2,8 @@
 EnvoyFilters, who the client is (the trusted hops), and with a certificate an HTTPS listener while plain HTTP
 requires TLS, as istiod's `require_tls` does."""
 
+from itertools import pairwise
+
 from sentiment_devtools.mesh.envoy.clusters import Clusters
 from sentiment_devtools.mesh.envoy.listeners import http_filter_chain, http_listener
 from sentiment_devtools.mesh.envoy.routes import LocalOrigins, envoy_routes
@@ -82,6 +84,11 @@ def _cluster_domains(host: str) -> list[str]:
 
 
 def _gateway_filters_for(mesh: Mesh, gateway: Gateway) -> list[GatewayFilter]:
+    """The gateway's EnvoyFilters in the order istiod applies them: by priority, then creation time, then name.
+
+    Locally the manifests' order stands for the creation time. `kubectl apply -k` creates them in that order,
+    but often within one second, and creation times are kept in seconds: istiod then falls back to the name. Where
+    the two orders differ, which one a cluster follows depends on timing, so the compile stops instead."""
     for gateway_filter in mesh.gateway_filters:
         if not gateway_filter.workload_labels.items() <= gateway.selector.items():
             selects = gateway_filter.workload_labels
@@ -89,7 +96,15 @@ def _gateway_filters_for(mesh: Mesh, gateway: Gateway) -> list[GatewayFilter]:
                 f"EnvoyFilter/{gateway_filter.name}",
                 f"spec.workloadSelector: selects {selects}, not the gateway ({gateway.selector})",
             )
-    return mesh.gateway_filters
+    ordered = sorted(mesh.gateway_filters, key=lambda f: (f.priority, f.position, f.name))
+    for earlier, later in pairwise(ordered):
+        if earlier.priority == later.priority and earlier.name > later.name:
+            raise CompileError(
+                f"EnvoyFilter/{later.name}",
+                f"comes after EnvoyFilter/{earlier.name} in the manifests but before it by name, at the same priority "
+                f"({later.priority}): on a cluster their order depends on their creation times; give spec.priority",
+            )
+    return ordered
 
 
 def _apply_virtual_host_patches(gateway_filter: GatewayFilter, virtual_hosts: list[dict]) -> None:

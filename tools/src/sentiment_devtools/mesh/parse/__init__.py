@@ -55,7 +55,7 @@ def parse_mesh(documents: list[dict]) -> Mesh:
                 raise CompileError(resource, f"spec.host: a second DestinationRule for host {rule.host}")
             destination_rules[rule.host] = rule
         elif kind == "EnvoyFilter":
-            gateway_filters.append(gateway_filter(document, resource))
+            gateway_filters.append(gateway_filter(document, resource, position=len(gateway_filters)))
         elif kind == "PeerAuthentication":
             peer_authentications.append(peer_authentication(document, resource))
         elif kind == "AuthorizationPolicy":

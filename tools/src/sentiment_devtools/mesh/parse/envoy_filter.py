@@ -10,7 +10,7 @@ from sentiment_devtools.mesh.strict import Fields, spec_of
 GATEWAY_HTTP_FILTERS = (LOCAL_RATE_LIMIT_FILTER, "envoy.filters.http.buffer")
 
 
-def gateway_filter(document: dict, resource: str) -> GatewayFilter:
+def gateway_filter(document: dict, resource: str, position: int) -> GatewayFilter:
     """The EnvoyFilter shapes supported: HTTP filters for the gateway and their per-virtual-host settings.
 
     HTTP_FILTER patches INSERT_BEFORE the router one of GATEWAY_HTTP_FILTERS;
@@ -19,6 +19,7 @@ def gateway_filter(document: dict, resource: str) -> GatewayFilter:
     virtual host's domains), as istiod matches them.
     """
     spec = spec_of(document, resource)
+    priority = spec.take_int("priority", 0)
     selector = spec.nested("workloadSelector", required=True)
     labels = selector.string_map("labels")
     selector.done()
@@ -48,7 +49,7 @@ def gateway_filter(document: dict, resource: str) -> GatewayFilter:
     spec.done()
     if not http_filters and not vhost_patches:
         raise CompileError(resource, "spec.configPatches: nothing the local mesh compiler supports")
-    return GatewayFilter(document["metadata"]["name"], labels, http_filters, vhost_patches)
+    return GatewayFilter(document["metadata"]["name"], labels, http_filters, vhost_patches, priority, position)
 
 
 def _virtual_host_patch(match: Fields, patch: Fields, value: object) -> VirtualHostPatch:
