@@ -305,6 +305,10 @@ def test_with_a_certificate_https_serves_the_routes_and_http_redirects(tmp_path)
 
     https_hosts = listener(config, "ingress_https")["route_config"]["virtual_hosts"]
     assert {vh["name"] for vh in https_hosts} == {"web.example:443", "api.example:443"}
+    # The HTTPS listener offers HTTP/2 first, as istiod's gateway does
+    https = next(item for item in config["static_resources"]["listeners"] if item["name"] == "ingress_https")
+    tls_context = https["filter_chains"][0]["transport_socket"]["typed_config"]["common_tls_context"]
+    assert tls_context["alpn_protocols"] == ["h2", "http/1.1"]
     # As istiod does it: the plain server's virtual host requires TLS, with no routes of its own
     redirect = virtual_host(config, "ingress_http", "web.example")
     assert (redirect["name"], redirect["require_tls"], redirect["routes"]) == ("web.example:80", "ALL", [])

@@ -61,7 +61,9 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
                         "certificate_chain": {"filename": str(topology.tls.certificate)},
                         "private_key": {"filename": str(topology.tls.private_key)},
                     }
-                ]
+                ],
+                # What istiod's gateway offers on an HTTPS server: HTTP/2 first, then HTTP/1.1.
+                "alpn_protocols": ["h2", "http/1.1"],
             },
         },
     }
