@@ -16,6 +16,7 @@ from dataclasses import replace
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from scipy.stats import binom
 from sentiment_devtools.stack.envoy import envoy_process
 from sentiment_devtools.stack.instances import Ports
@@ -338,3 +339,24 @@ def test_over_http2_split_look_alike_cookies_count_as_no_cookie(stack, tmp_path)
         assert cookie_version(cookie) == answer.headers["x-served-by"].split("/")[1]
     canary = sum(a.headers["x-served-by"].endswith("/canary") for a in answers)
     assert_share(canary, len(answers), declared_canary_share(), 1 - 1e-6)
+
+
+def test_the_gateways_statistics_name_each_cluster_by_its_full_istiod_name(stack):
+    # Given a review answered by the stable app-service through the gateway
+    async def review(mesh):
+        return await mesh.api("POST", "/api/v1/sentiment", version="stable", json={"review": "Fine bread."})
+
+    assert asyncio.run(run(review)(stack)).status == 200
+
+    # When Prometheus would scrape the gateway's statistics
+    text = httpx.get(f"{stack.admin_url}/stats/prometheus", timeout=DEADLINE_SECONDS).text
+
+    # Then the cluster's answers are counted under istiod's cluster name, whole, with their code
+    answered = {
+        (sample.labels.get("envoy_cluster_name"), sample.labels.get("envoy_response_code"))
+        for family in text_string_to_metric_families(text)
+        if family.name == "envoy_cluster_upstream_rq"
+        for sample in family.samples
+    }
+    assert ("outbound|80|stable|app-service.sentiment.svc.cluster.local", "200") in answered, sorted(answered)
+    assert not [line for line in text.splitlines() if "svc_cluster_local" in line]

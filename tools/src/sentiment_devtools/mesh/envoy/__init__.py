@@ -25,6 +25,7 @@ from sentiment_devtools.mesh.envoy.inbound import inbound_listeners
 from sentiment_devtools.mesh.envoy.ingress import ingress_listeners
 from sentiment_devtools.mesh.envoy.listeners import socket_address
 from sentiment_devtools.mesh.envoy.sidecars import sidecar_listener
+from sentiment_devtools.mesh.envoy.stats import stats_config
 from sentiment_devtools.mesh.errors import CompileError
 from sentiment_devtools.mesh.model import Gateway, Mesh
 from sentiment_devtools.mesh.topology import Topology
@@ -48,6 +49,7 @@ def compile_mesh(mesh: Mesh, topology: Topology) -> dict:
     inbound, inbound_clusters = inbound_listeners(mesh, topology)
     return {
         "admin": {"address": socket_address(topology.bind_address, topology.admin_port)},
+        "stats_config": stats_config(),
         "static_resources": {"listeners": listeners + inbound, "clusters": clusters.all() + inbound_clusters},
     }
 
