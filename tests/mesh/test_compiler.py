@@ -902,8 +902,9 @@ def test_strict_mtls_and_an_allow_policy_become_the_workloads_inbound_listener_w
             }
         },
     }
-    # Behind it, the workload's own port
+    # Behind it, the workload's own port, by istiod's default inbound route: retried only if reset before the request
     route = manager["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
+    assert route["retry_policy"] == {"retry_on": "reset-before-request", "num_retries": 2}
     assert cluster(config, route["cluster"])["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"] == {
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": 9005}}
     }

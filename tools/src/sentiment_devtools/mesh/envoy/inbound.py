@@ -51,7 +51,7 @@ def inbound_listeners(mesh: Mesh, topology: Topology) -> tuple[list[dict], list[
             {
                 "name": f"inbound|http|{workload.port}",
                 "domains": ["*"],
-                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster_name, "timeout": "0s"}}],
+                "routes": [_inbound_route(cluster_name)],
             }
         ]
         filters = ([_rbac_filter(policies, topology.mesh_tls)] if policies else []) + [_ROUTER]
@@ -65,6 +65,21 @@ def inbound_listeners(mesh: Mesh, topology: Topology) -> tuple[list[dict], list[
         listener["filter_chains"][0]["transport_socket"] = _downstream_mtls(topology.mesh_tls, pod)
         listeners.append(listener)
     return listeners, clusters
+
+
+def _inbound_route(cluster_name: str) -> dict:
+    """istiod's default inbound route: no timeout, and (ENABLE_INBOUND_RETRY_POLICY, on since Istio 1.24) two
+    retries of a request reset before it reached the workload, as when it closes an idle kept-alive connection."""
+    return {
+        "name": "default",
+        "match": {"prefix": "/"},
+        "route": {
+            "cluster": cluster_name,
+            "timeout": "0s",
+            "retry_policy": {"retry_on": "reset-before-request", "num_retries": 2},
+            "max_stream_duration": {"max_stream_duration": "0s", "grpc_timeout_header_max": "0s"},
+        },
+    }
 
 
 def upstream_mtls(mesh_tls: MeshTls, caller: str, server_identities: list[str], sni: str) -> dict:
