@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sentiment_devtools.mesh.mesh_ca import CertificateAuthority, spiffe_id
 from sentiment_devtools.mesh.topology import TlsFiles
 from sentiment_devtools.stack.envoy import mesh_ca_dir
-from sentiment_devtools.system import ARMS
+from sentiment_devtools.system import ARMS, SERVICES
 from support.mesh import Mesh, gather_limited
 from support.waiting import DEADLINE_SECONDS
 
@@ -39,7 +39,7 @@ def predictions_reaching(stack, arm: str) -> int:
 
 
 def inbound_url(stack, arm: str) -> str:
-    return f"https://127.0.0.1:{stack.ports.inbound[arm]}/v1/predict"
+    return f"https://127.0.0.1:{stack.ports.inbound[('model-service', arm)]}/v1/predict"
 
 
 def mesh_ca_certificate(stack) -> Path:
@@ -160,3 +160,32 @@ def test_a_certificate_of_another_ca_is_refused_even_with_the_app_services_ident
     # Then the TLS handshake fails, and the model-service never saw the call
     assert isinstance(answer, Exception), answer
     assert predictions_reaching(stack, "stable") == before
+
+
+def healthz(stack, service: str, context: ssl.SSLContext | None) -> httpx.Response | Exception:
+    port = stack.ports.inbound[(service, "stable")]
+    url = f"https://127.0.0.1:{port}/healthz" if context is not None else f"http://127.0.0.1:{port}/healthz"
+    try:
+        return httpx.get(url, verify=context or False, timeout=DEADLINE_SECONDS)
+    except (httpx.TransportError, ssl.SSLError) as error:
+        return error
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_is_reached_through_a_sidecar_that_takes_only_the_meshs_mutual_tls(stack, service, tmp_path):
+    ca = mesh_ca_certificate(stack)
+    impostor = CertificateAuthority.create(tmp_path / "other-ca", name="not the mesh")
+    forged = impostor.issue(spiffe_id("cluster.local", "sentiment", "app-service"), tmp_path, "forged")
+
+    # When its caller in the mesh (the gateway; the model-service's, the app-service), then no TLS, no client
+    # certificate, another CA's certificate, call its sidecar
+    caller = "app-service" if service == "model-service" else "sentiment-ingressgateway"
+    allowed = healthz(stack, service, client_context(ca, identity(stack, caller)))
+    refused = [healthz(stack, service, None), healthz(stack, service, client_context(ca, None))]
+    refused.append(healthz(stack, service, client_context(ca, forged)))
+
+    # Then only the mesh's certificate gets through to the service, which answers for itself
+    assert isinstance(allowed, httpx.Response), allowed
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["x-served-by"] == f"{service}/stable"
+    assert all(isinstance(answer, Exception) for answer in refused), refused

@@ -41,8 +41,8 @@ LOCAL_INGRESS_TLS_PORT = 8443
 LOCAL_ENVOY_ADMIN_PORT = 9901
 # Each app-service arm's outbound listener on Envoy (its "sidecar") towards the model-service.
 LOCAL_SIDECAR_PORTS = {STABLE: 8211, CANARY: 8212}
-# Each model-service arm's inbound listener on Envoy (its sidecar): mutual TLS and the AuthorizationPolicy.
-LOCAL_INBOUND_PORTS = {STABLE: 8111, CANARY: 8112}
+# Each service's inbound listener on Envoy (its sidecar: mutual TLS, its AuthorizationPolicy), stable then canary.
+LOCAL_INBOUND_PORTS = {"model-service": 8111, "app-service": 8221, "app-frontend": 8321}
 LOCAL_PROMETHEUS_PORT = 9090
 LOCAL_ALERTMANAGER_PORT = 9093
 LOCAL_SMTP_PORT = 8025

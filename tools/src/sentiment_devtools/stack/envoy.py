@@ -38,10 +38,6 @@ def mesh_ca_dir(state_dir: Path) -> Path:
     return state_dir.resolve() / "envoy" / "mesh-ca"
 
 
-# The workloads whose sidecar's inbound side is run locally: mTLS and the AuthorizationPolicy in front of them.
-SECURED_SERVICES = ("model-service",)
-
-
 def _mesh_tls(mesh: Mesh, state_dir: Path) -> MeshTls:
     accounts = sorted({(pod.namespace, pod.service_account) for pod in mesh.pods})
     return mesh_certificates(mesh_ca_dir(state_dir), accounts)[1]
@@ -70,9 +66,9 @@ def envoy_process(k8s_dir: Path, instances: list[Instance], ports: Ports, state_
         # Every request with Envoy's response flags (e.g. UC, UF, UO, RL): the first place to look.
         access_log=access_log_path(state_dir),
         inbound=[
-            Inbound({"app": i.service, "version": i.version}, ports.inbound[i.version])
+            # Every service's sidecar: mTLS in front of each, and its AuthorizationPolicy if it has one.
+            Inbound({"app": i.service, "version": i.version}, ports.inbound[(i.service, i.version)])
             for i in instances
-            if i.service in SECURED_SERVICES
         ],
         mesh_tls=_mesh_tls(mesh, state_dir),
     )

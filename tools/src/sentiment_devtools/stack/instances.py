@@ -3,9 +3,9 @@
 The services are wired the way the mesh wires them in a cluster: the browser
 talks to Envoy's ingress listener only, under the `*.localhost` twins of the
 public hosts; each app-service calls the model-service through its own
-outbound listener (its "sidecar"), which routes by the caller's version and
-reaches the model-service's inbound listener over mutual TLS with the
-app-service's identity. The canary turns its feature flag on: it shows the
+outbound listener (its "sidecar"), which routes by the caller's version.
+Every hop between Envoy's listeners is mutual TLS: each service is reached
+through its own inbound listener (its sidecar's inbound side). The canary turns its feature flag on: it shows the
 model's confidence.
 """
 
@@ -29,8 +29,8 @@ class Ports:
     envoy_admin: int
     # The outbound listener of each app-service version, towards the model-service.
     sidecars: dict[str, int]
-    # The inbound listener of each model-service version: its sidecar, mTLS and the AuthorizationPolicy.
-    inbound: dict[str, int]
+    # The inbound listener of each (service, version): its sidecar, mTLS and its AuthorizationPolicy.
+    inbound: dict[tuple[str, str], int]
 
     @classmethod
     def default(cls) -> "Ports":
@@ -42,7 +42,8 @@ class Ports:
             ingress_tls=system.LOCAL_INGRESS_TLS_PORT,
             envoy_admin=system.LOCAL_ENVOY_ADMIN_PORT,
             sidecars=dict(system.LOCAL_SIDECAR_PORTS),
-            inbound=dict(system.LOCAL_INBOUND_PORTS),
+            inbound={(service, version): port + index for service, port in system.LOCAL_INBOUND_PORTS.items()
+                     for index, version in enumerate(ARMS)},
         )  # fmt: skip
 
     def shifted(self, offset: int) -> "Ports":
@@ -53,21 +54,21 @@ class Ports:
             ingress_tls=self.ingress_tls + offset,
             envoy_admin=self.envoy_admin + offset,
             sidecars={version: port + offset for version, port in self.sidecars.items()},
-            inbound={version: port + offset for version, port in self.inbound.items()},
+            inbound={key: port + offset for key, port in self.inbound.items()},
         )
 
     @classmethod
     def free(cls) -> "Ports":
         """Ports nobody listens on right now, so tests never meet a developer's `make run`."""
         keys = [(service, version) for service in SERVICES for version in ARMS]
-        ports = iter(_free_ports(len(keys) + 3 + 2 * len(ARMS)))
+        ports = iter(_free_ports(2 * len(keys) + 3 + len(ARMS)))
         return cls(
             services={key: next(ports) for key in keys},
             ingress=next(ports),
             ingress_tls=next(ports),
             envoy_admin=next(ports),
             sidecars={version: next(ports) for version in ARMS},
-            inbound={version: next(ports) for version in ARMS},
+            inbound={key: next(ports) for key in keys},
         )
 
 
