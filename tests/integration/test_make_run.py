@@ -27,6 +27,7 @@ ALL_PORTS = (
     *DEFAULT_PORTS.sidecars.values(),
     *DEFAULT_PORTS.second_app_services.values(),
     DEFAULT_PORTS.postgres,
+    *DEFAULT_PORTS.inbound.values(),
     DEFAULT_PORTS.ingress,
     DEFAULT_PORTS.ingress_tls,
     DEFAULT_PORTS.envoy_admin,

@@ -1,6 +1,7 @@
 """The Istio-to-Envoy compiler: what each supported field becomes, and what it refuses."""
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import yaml
 from sentiment_devtools.mesh.envoy import compile_mesh
 from sentiment_devtools.mesh.errors import CompileError
 from sentiment_devtools.mesh.parse import parse_mesh
-from sentiment_devtools.mesh.topology import Sidecar, TlsFiles, Topology, Workload
+from sentiment_devtools.mesh.topology import Inbound, MeshTls, Sidecar, TlsFiles, Topology, Workload
 from sentiment_devtools.system import ARMS
 
 ENVOY = Path(sys.executable).parent / "envoy"
@@ -146,6 +147,17 @@ def cluster(config: dict, name: str) -> dict:
 # --- matches -------------------------------------------------------------------
 
 
+def test_clusters_are_named_as_istiod_names_them_with_the_services_fqdn():
+    config = compiled(base_manifests(model_routes=[{"route": [to("model", "canary")]}]))
+
+    names = {c["name"] for c in config["static_resources"]["clusters"]}
+    assert names == {
+        "outbound|80|stable|web.default.svc.cluster.local",
+        "outbound|80|stable|api.default.svc.cluster.local",
+        "outbound|80|canary|model.default.svc.cluster.local",
+    }
+
+
 @pytest.mark.parametrize(
     ("istio", "envoy"),
     [
@@ -176,7 +188,7 @@ def test_every_supported_match_kind_keeps_its_meaning(istio, envoy):
 
     first, default = virtual_host(config, "ingress_http", "web.example")["routes"]
     assert first["match"] == envoy
-    assert first["route"]["cluster"] == "outbound|80|canary|web"
+    assert first["route"]["cluster"] == "outbound|80|canary|web.default.svc.cluster.local"
     assert default["match"] == {"prefix": "/"}
 
 
@@ -214,8 +226,8 @@ def test_weighted_destinations_keep_their_own_response_headers():
     (route,) = virtual_host(config, "ingress_http", "web.example")["routes"]
     weighted = route["route"]["weighted_clusters"]["clusters"]
     assert [(c["name"], c["weight"]) for c in weighted] == [
-        ("outbound|80|stable|web", 75),
-        ("outbound|80|canary|web", 25),
+        ("outbound|80|stable|web.default.svc.cluster.local", 75),
+        ("outbound|80|canary|web.default.svc.cluster.local", 25),
     ]
     assert weighted[1]["response_headers_to_add"] == [
         {"header": {"key": "set-cookie", "value": "v=canary"}, "append_action": "APPEND_IF_EXISTS_OR_ADD"}
@@ -249,9 +261,12 @@ def test_source_labels_are_evaluated_for_each_calling_workload():
 
     canary_routes = listener(config, "outbound_model_from_api_canary")["route_config"]["virtual_hosts"][0]["routes"]
     stable_routes = listener(config, "outbound_model_from_api_stable")["route_config"]["virtual_hosts"][0]["routes"]
-    assert [r["route"]["cluster"] for r in canary_routes] == ["outbound|80|canary|model", "outbound|80|stable|model"]
+    assert [r["route"]["cluster"] for r in canary_routes] == [
+        "outbound|80|canary|model.default.svc.cluster.local",
+        "outbound|80|stable|model.default.svc.cluster.local",
+    ]
     assert canary_routes[0]["match"] == {"prefix": "/"}
-    assert [r["route"]["cluster"] for r in stable_routes] == ["outbound|80|stable|model"]
+    assert [r["route"]["cluster"] for r in stable_routes] == ["outbound|80|stable|model.default.svc.cluster.local"]
 
 
 def test_a_mesh_host_without_virtual_service_balances_over_all_its_workloads():
@@ -261,7 +276,12 @@ def test_a_mesh_host_without_virtual_service_balances_over_all_its_workloads():
 
     config = compiled(manifests)
 
-    assert cluster(config, "outbound|80||model")["load_assignment"]["endpoints"][0]["lb_endpoints"].__len__() == 2
+    assert (
+        cluster(config, "outbound|80||model.default.svc.cluster.local")["load_assignment"]["endpoints"][0][
+            "lb_endpoints"
+        ].__len__()
+        == 2
+    )
 
 
 # --- gateway, TLS and the rate limit -------------------------------------------
@@ -285,8 +305,13 @@ def test_with_a_certificate_https_serves_the_routes_and_http_redirects(tmp_path)
 
     https_hosts = listener(config, "ingress_https")["route_config"]["virtual_hosts"]
     assert {vh["name"] for vh in https_hosts} == {"web.example:443", "api.example:443"}
-    redirect = virtual_host(config, "ingress_http", "web.example")["routes"][0]
-    assert redirect["redirect"] == {"https_redirect": True, "port_redirect": 18443}
+    # The HTTPS listener offers HTTP/2 first, as istiod's gateway does
+    https = next(item for item in config["static_resources"]["listeners"] if item["name"] == "ingress_https")
+    tls_context = https["filter_chains"][0]["transport_socket"]["typed_config"]["common_tls_context"]
+    assert tls_context["alpn_protocols"] == ["h2", "http/1.1"]
+    # As istiod does it: the plain server's virtual host requires TLS, with no routes of its own
+    redirect = virtual_host(config, "ingress_http", "web.example")
+    assert (redirect["name"], redirect["require_tls"], redirect["routes"]) == ("web.example:80", "ALL", [])
 
 
 LOCAL_RATE_LIMIT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
@@ -352,6 +377,53 @@ def test_the_rate_limit_applies_to_the_named_virtual_host_only():
     assert filters == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
 
 
+def vhost_match(envoy_filter: dict) -> dict:
+    return envoy_filter["spec"]["configPatches"][1]["match"]["routeConfiguration"]["vhost"]
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        {"domainName": "api.example:*"},
+        {"name": "api.example:443"},
+        {"domainName": "api.example", "name": "api.example:443"},
+    ],
+)
+def test_a_virtual_host_patch_matches_any_of_its_domains_and_its_name_as_istiod_does(tmp_path, match):
+    envoy_filter = rate_limit_filter()
+    vhost_match(envoy_filter).clear()
+    vhost_match(envoy_filter).update(match)
+
+    config = compiled([*base_manifests(), envoy_filter], tls=TlsFiles(tmp_path / "c", tmp_path / "k"), tls_port=18443)
+
+    patched = {
+        vh["name"]
+        for item in config["static_resources"]["listeners"]
+        for vh in item["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"]
+        if "typed_per_filter_config" in vh
+    }
+    # By domain: both of the host's virtual hosts, the HTTPS one and the plain one that requires TLS
+    assert patched == ({"api.example:443"} if "name" in match else {"api.example:443", "api.example:80"})
+
+
+@pytest.mark.parametrize(
+    ("match", "unmatched"),
+    [
+        # The local twin is no domain of the cluster's virtual host: in Istio this patch would match nothing
+        ({"domainName": "api.localhost"}, "['api.localhost']"),
+        # Both given: both must match
+        ({"domainName": "api.example", "name": "web.example:80"}, "['api.example', 'web.example:80']"),
+    ],
+)
+def test_a_virtual_host_patch_that_would_match_nothing_in_istio_is_refused(match, unmatched):
+    envoy_filter = rate_limit_filter()
+    vhost_match(envoy_filter).clear()
+    vhost_match(envoy_filter).update(match)
+
+    with pytest.raises(CompileError, match=re.escape(f"no virtual host {unmatched} on the gateway")):
+        compiled([*base_manifests(), envoy_filter])
+
+
 def test_a_request_size_limit_is_inserted_on_the_gateway_before_the_router():
     size_limit = rate_limit_filter()
     size_limit["metadata"]["name"] = "size"
@@ -375,10 +447,51 @@ def test_a_request_size_limit_is_inserted_on_the_gateway_before_the_router():
     assert filters[1]["typed_config"]["max_request_bytes"] == 1024
 
 
+def size_limit_filter(name: str = "size", priority: int | None = None) -> dict:
+    size_limit = rate_limit_filter()
+    size_limit["metadata"]["name"] = name
+    size_limit["spec"]["configPatches"] = size_limit["spec"]["configPatches"][:1]
+    size_limit["spec"]["configPatches"][0]["patch"]["value"] = {
+        "name": "envoy.filters.http.buffer",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"},
+    }
+    if priority is not None:
+        size_limit["spec"]["priority"] = priority
+    return size_limit
+
+
+def inserted_filters(config: dict) -> list[str]:
+    return [f["name"] for f in listener(config, "ingress_http")["http_filters"]][:-1]
+
+
+def test_envoy_filters_apply_by_priority_first_as_istiod_orders_them():
+    # Given the size limit first in the manifests, but with a higher priority than the rate limit's 0
+    config = compiled([*base_manifests(), size_limit_filter(priority=10), rate_limit_filter()])
+
+    # Then the rate limit's filter comes first, as istiod applies the lower priority first
+    assert inserted_filters(config) == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.buffer"]
+
+
+def test_at_one_priority_envoy_filters_apply_in_creation_order_which_locally_is_the_manifests():
+    # "limit" then "size", in the manifests and by name alike: on any cluster, that order
+    forward = compiled([*base_manifests(), rate_limit_filter(), size_limit_filter()])
+    backward = compiled([*base_manifests(), size_limit_filter(name="a-size"), rate_limit_filter()])
+
+    assert inserted_filters(forward) == ["envoy.filters.http.local_ratelimit", "envoy.filters.http.buffer"]
+    assert inserted_filters(backward) == ["envoy.filters.http.buffer", "envoy.filters.http.local_ratelimit"]
+
+
+def test_envoy_filters_whose_order_on_a_cluster_would_depend_on_their_creation_times_are_refused():
+    # "size" before "limit" in the manifests, "limit" before "size" by name, at one priority: created in one second,
+    # istiod orders them by name; a second apart, by creation time
+    with pytest.raises(CompileError, match=r"EnvoyFilter/limit: comes after EnvoyFilter/size .* give spec.priority"):
+        compiled([*base_manifests(), size_limit_filter(), rate_limit_filter()])
+
+
 def test_destination_rule_policies_become_circuit_breakers_and_outlier_detection():
     config = compiled(base_manifests())
 
-    web = cluster(config, "outbound|80|stable|web")
+    web = cluster(config, "outbound|80|stable|web.default.svc.cluster.local")
     assert web["connect_timeout"] == "1.5s"
     assert web["circuit_breakers"]["thresholds"][0] | {} == {
         "max_connections": 7,
@@ -479,15 +592,9 @@ def test_a_subset_with_no_local_workload_is_refused():
         )
 
 
-def test_non_emulated_security_resources_are_skipped_by_kind():
-    peer = {
-        "apiVersion": "security.istio.io/v1",
-        "kind": "PeerAuthentication",
-        "metadata": {"name": "m"},
-        "spec": {"mtls": {"mode": "STRICT"}},
-    }
-
-    assert compiled([*base_manifests(), peer]) == compiled(base_manifests())
+def test_without_the_meshs_certificates_the_security_resources_change_nothing():
+    # docker compose's topology has no certificates: its hops stay plain, as docs/local-mesh.md says
+    assert compiled([*base_manifests(), peer_authentication(), model_callers_policy()]) == compiled(base_manifests())
 
 
 # --- who the client is, and the per-client rate limit ------------------------------
@@ -533,6 +640,25 @@ def with_limit(limit: dict) -> dict:
 
 
 LOCAL_RATE_LIMIT = "envoy.filters.http.local_ratelimit"
+
+
+def test_only_the_gateways_listeners_take_the_tcp_peer_as_the_client_as_istiod_sets_them(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path, tls=None)
+
+    managers = {
+        item["name"]: item["filter_chains"][0]["filters"][0]["typed_config"]
+        for item in config["static_resources"]["listeners"]
+    }
+    remote = {name: manager["use_remote_address"] for name, manager in managers.items()}
+    assert remote == {
+        "ingress_http": True,
+        "outbound_model_from_api_stable": False,
+        "outbound_model_from_api_canary": False,
+        "inbound_model_stable": False,
+        "inbound_model_canary": False,
+    }
+    assert managers["ingress_http"]["xff_num_trusted_hops"] == 0
+    assert "xff_num_trusted_hops" not in managers["outbound_model_from_api_stable"]
 
 
 def test_the_gateway_pods_trusted_proxies_become_the_listeners_trusted_hops(tmp_path):
@@ -693,3 +819,213 @@ def test_a_cors_policy_allows_the_origin_and_its_local_twin_and_runs_before_the_
     assert (policy["allow_methods"], policy["allow_headers"], policy["max_age"]) == ("GET,POST", "x-app-version", "600")
     filters = [f["name"] for f in listener(config, "ingress_http")["http_filters"]]
     assert filters == ["envoy.filters.http.cors", "envoy.filters.http.local_ratelimit", "envoy.filters.http.router"]
+
+
+# --- mutual TLS and the AuthorizationPolicy --------------------------------------------------------
+
+
+def peer_authentication(mode: str = "STRICT", **spec) -> dict:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": "shop"},
+        "spec": {"mtls": {"mode": mode}, **spec},
+    }
+
+
+def model_callers_policy(**spec) -> dict:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {"name": "model-callers", "namespace": "shop"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "model"}},
+            "action": "ALLOW",
+            "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/api"]}}]}],
+            **spec,
+        },
+    }
+
+
+def deployment(app: str, version: str, account: str) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{app}-{version}", "namespace": "shop"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": app, "version": version}},
+                "spec": {"serviceAccountName": account, "containers": [{"name": app, "image": "x"}]},
+            }
+        },
+    }
+
+
+def secured_manifests(*security: dict) -> list[dict]:
+    pods = [deployment(app, version, app) for app in ("web", "api", "model") for version in ARMS]
+    manifests = [*base_manifests(), *pods, gateway_deployment(None, labels={"istio": "gw"}), *security]
+    for document in manifests:
+        document["metadata"]["namespace"] = "shop"
+    return manifests
+
+
+def mesh_tls(tmp_path: Path) -> MeshTls:
+    accounts = ("web", "api", "model", "default")
+    files = {a: TlsFiles(tmp_path / f"{a}.crt", tmp_path / f"{a}.key") for a in accounts}
+    return MeshTls(ca_certificate=tmp_path / "ca.crt", identities=files)
+
+
+def secured(manifests: list[dict], tmp_path: Path, **overrides) -> dict:
+    inbound = [Inbound({"app": "model", "version": version}, 18111 + index) for index, version in enumerate(ARMS)]
+    return compiled(manifests, **({"inbound": inbound, "mesh_tls": mesh_tls(tmp_path)} | overrides))
+
+
+def inbound_listener(config: dict, name: str) -> dict:
+    (found,) = [item for item in config["static_resources"]["listeners"] if item["name"] == name]
+    return found
+
+
+def test_strict_mtls_and_an_allow_policy_become_the_workloads_inbound_listener_with_rbac(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path)
+
+    listener_config = inbound_listener(config, "inbound_model_stable")
+    tls = listener_config["filter_chains"][0]["transport_socket"]["typed_config"]
+    # STRICT: a client certificate of the mesh's CA is required, and the sidecar presents the workload's own
+    assert tls["require_client_certificate"] is True
+    assert tls["common_tls_context"]["validation_context"] == {"trusted_ca": {"filename": str(tmp_path / "ca.crt")}}
+    assert tls["common_tls_context"]["tls_certificates"][0]["certificate_chain"]["filename"] == str(
+        tmp_path / "model.crt"
+    )
+    manager = listener_config["filter_chains"][0]["filters"][0]["typed_config"]
+    (rbac, router) = manager["http_filters"]
+    assert router["name"] == "envoy.filters.http.router"
+    # The policy as Istio names and writes it: one per rule, the principals as SPIFFE URIs
+    assert rbac["typed_config"]["rules"] == {
+        "action": "ALLOW",
+        "policies": {
+            "ns[shop]-policy[model-callers]-rule[0]": {
+                "permissions": [{"any": True}],
+                "principals": [
+                    {
+                        "or_ids": {
+                            "ids": [
+                                {
+                                    "authenticated": {
+                                        "principal_name": {"exact": "spiffe://cluster.local/ns/shop/sa/api"}
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                ],
+            }
+        },
+    }
+    # Behind it, the workload's own port, by istiod's default inbound route: retried only if reset before the request
+    route = manager["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
+    assert route["retry_policy"] == {"retry_on": "reset-before-request", "num_retries": 2}
+    assert cluster(config, route["cluster"])["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"] == {
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 9005}}
+    }
+
+
+def test_a_caller_reaches_a_secured_workload_through_its_inbound_listener_with_its_own_identity(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path)
+
+    model = cluster(config, "outbound|80|stable|model.shop.svc.cluster.local")
+    assert model["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"] == {
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": 18111}}
+    }
+    upstream = model["transport_socket"]["typed_config"]
+    assert upstream["sni"] == "outbound_.80_.stable_.model.shop.svc.cluster.local"
+    context = upstream["common_tls_context"]
+    assert context["tls_certificates"][0]["certificate_chain"]["filename"] == str(tmp_path / "api.crt")
+    # Only the server's own identity is accepted: a listener with another certificate of the CA is not the model
+    assert context["validation_context"]["match_typed_subject_alt_names"] == [
+        {"san_type": "URI", "matcher": {"exact": "spiffe://cluster.local/ns/shop/sa/model"}}
+    ]
+    # The gateway's hop to the web stays plain: the web has no inbound listener here
+    assert "transport_socket" not in cluster(config, "outbound|80|stable|web.shop.svc.cluster.local")
+
+
+def test_an_allow_policy_without_rules_allows_nobody(tmp_path):
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy(rules=[])), tmp_path)
+
+    manager = inbound_listener(config, "inbound_model_canary")["filter_chains"][0]["filters"][0]["typed_config"]
+    assert manager["http_filters"][0]["typed_config"]["rules"] == {"action": "ALLOW", "policies": {}}
+
+
+def test_envoy_validates_the_secured_configuration(tmp_path):
+    from sentiment_devtools.mesh.mesh_ca import mesh_certificates
+
+    _, tls = mesh_certificates(tmp_path / "ca", [("shop", a) for a in ("web", "api", "model", "default")])
+    config = secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path, mesh_tls=tls)
+
+    result = validate_with_envoy(config, tmp_path)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("security", "message"),
+    [
+        ((peer_authentication("PERMISSIVE"), model_callers_policy()), "mtls.mode: PERMISSIVE is not supported"),
+        (
+            (peer_authentication(portLevelMtls={"8000": {"mode": "DISABLE"}}), model_callers_policy()),
+            "spec.portLevelMtls: not supported",
+        ),
+        ((model_callers_policy(),), "no PeerAuthentication makes {'app': 'model', 'version': 'stable'} STRICT"),
+        ((peer_authentication(), model_callers_policy(action="DENY")), "spec.action: DENY is not supported"),
+        (
+            (peer_authentication(), model_callers_policy(rules=[{"from": [{"source": {"principals": ["*"]}}]}])),
+            "wildcard principals are not supported",
+        ),
+        (
+            (
+                peer_authentication(),
+                model_callers_policy(rules=[{"from": [{"source": {"namespaces": ["shop"]}}]}]),
+            ),
+            "spec.rules[0].from[0].source.principals: required",
+        ),
+        (
+            (peer_authentication(), model_callers_policy(rules=[{"to": [{"operation": {"methods": ["GET"]}}]}])),
+            "spec.rules[0].from: required",
+        ),
+        (
+            (
+                peer_authentication(),
+                model_callers_policy(
+                    rules=[{"from": [{"source": {"principals": ["a/b"]}}], "when": [{"key": "k", "values": ["v"]}]}]
+                ),
+            ),
+            "spec.rules[0].when: not supported",
+        ),
+        (
+            (peer_authentication(), model_callers_policy(selector={"matchLabels": {"app": "web"}})),
+            "selects the workload {'app': 'web', 'version': 'stable'}, which has no inbound listener",
+        ),
+    ],
+)
+def test_security_the_compiler_does_not_run_is_refused_with_resource_and_field(tmp_path, security, message):
+    with pytest.raises(CompileError) as raised:
+        secured(secured_manifests(*security), tmp_path)
+
+    assert message in str(raised.value)
+
+
+def test_inbound_listeners_without_the_meshs_certificates_are_refused(tmp_path):
+    with pytest.raises(CompileError, match="inbound listeners need the mesh's certificates"):
+        secured(secured_manifests(peer_authentication(), model_callers_policy()), tmp_path, mesh_tls=None)
+
+
+def test_callers_of_one_secured_cluster_with_different_identities_are_refused(tmp_path):
+    # One local Envoy holds every sidecar: a cluster has one client certificate, so one caller identity
+    manifests = secured_manifests(peer_authentication(), model_callers_policy())
+    for document in manifests:
+        if document["kind"] == "Deployment" and document["metadata"]["name"] == "api-canary":
+            document["spec"]["template"]["spec"]["serviceAccountName"] = "web"
+
+    with pytest.raises(
+        CompileError, match=r"outbound\|80\|stable\|model\.shop\.svc\.cluster\.local is called as api and as web"
+    ):
+        secured(manifests, tmp_path)

@@ -9,17 +9,21 @@ import asyncio
 import re
 import shutil
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from scipy.stats import binom
 from sentiment_devtools.stack.envoy import envoy_process
 from sentiment_devtools.stack.instances import Ports
 from sentiment_devtools.stack.supervisor import Supervisor
-from sentiment_devtools.system import ARMS
-from support.mesh import REPO, Mesh, declared_canary_share, gather_limited
+from sentiment_devtools.system import ARMS, PUBLIC_HOSTS
+from support.mesh import CROWD, REPO, Mesh, declared_canary_share, gather_limited
+from support.waiting import DEADLINE_SECONDS
 
 pytestmark = pytest.mark.slow
 
@@ -230,30 +234,132 @@ def test_changing_the_weight_in_the_manifest_changes_the_split(stack, tmp_path):
     assert_share(sum(a.version == "canary" for a in answers), len(answers), 0.5)
 
 
-def test_with_a_certificate_the_gateway_serves_https_and_redirects_http(stack, tmp_path):
-    # Given a second Envoy compiled for the same services with a self-signed certificate
-    ports = replace(Ports.free(), services=stack.ports.services, sidecars=stack.ports.sidecars)
+@contextmanager
+def tls_gateway(stack, tmp_path) -> Iterator[Ports]:
+    """A second Envoy compiled for the same services with a self-signed certificate; its ports."""
+    free = Ports.free()
+    # Its own listeners, the inbound ones too, in front of the same processes
+    inbound = dict(zip(stack.ports.inbound, free.inbound.values(), strict=True))
+    ports = replace(free, services=stack.ports.services, sidecars=stack.ports.sidecars, inbound=inbound)
     envoy = envoy_process(REPO / "k8s", stack.instances, ports, tmp_path, tls=True)
     envoy.name = "envoy-tls"
     supervisor = Supervisor(tmp_path / "logs")
     supervisor.start(envoy)
     try:
         supervisor.wait_ready()
-        host = f"app-frontend.localhost:{ports.ingress}"
-
-        # When a browser asks over HTTP, then over HTTPS
-        plain = httpx.get(f"http://127.0.0.1:{ports.ingress}/", headers={"Host": host})
-        secure = httpx.get(
-            f"https://127.0.0.1:{ports.ingress_tls}/",
-            headers={"Host": f"app-frontend.localhost:{ports.ingress_tls}"},
-            verify=ssl.create_default_context(cafile=tmp_path / "envoy" / "tls" / "gateway.crt"),
-        )
+        yield ports
     finally:
         supervisor.stop_all()
 
-    # Then HTTP redirects to the HTTPS port, which serves the page with its version cookie
+
+def gateway_certificate(tmp_path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=tmp_path / "envoy" / "tls" / "gateway.crt")
+
+
+def test_with_a_certificate_the_gateway_serves_https_and_plain_http_requires_tls_as_istiod_makes_it(stack, tmp_path):
+    # Given a second Envoy compiled for the same services with a self-signed certificate
+    with tls_gateway(stack, tmp_path) as ports:
+        # When a browser asks over HTTP, by the cluster's host and by the local twin with its port, then over HTTPS
+        plain = httpx.get(
+            f"http://127.0.0.1:{ports.ingress}/reviews?page=2", headers={"Host": PUBLIC_HOSTS["app-frontend"]}
+        )
+        twin = httpx.get(
+            f"http://127.0.0.1:{ports.ingress}/", headers={"Host": f"app-frontend.localhost:{ports.ingress}"}
+        )
+        secure = httpx.get(
+            f"https://127.0.0.1:{ports.ingress_tls}/",
+            headers={"Host": f"app-frontend.localhost:{ports.ingress_tls}"},
+            verify=gateway_certificate(tmp_path),
+        )
+
+    # Then HTTP answers istiod's redirect (require_tls): https on the same Host and path, no service asked
     assert plain.status_code == 301
-    assert plain.headers["location"] == f"https://app-frontend.localhost:{ports.ingress_tls}/"
+    assert plain.headers["location"] == f"https://{PUBLIC_HOSTS['app-frontend']}/reviews?page=2"
+    assert "x-served-by" not in plain.headers
+    # (a port in the Host is kept, as Envoy's require_tls keeps it: locally, the HTTPS port is opened directly)
+    assert (twin.status_code, twin.headers["location"]) == (301, f"https://app-frontend.localhost:{ports.ingress}/")
+    # And HTTPS serves the page with its version cookie
     assert secure.status_code == 200
     assert secure.headers["x-served-by"].startswith("app-frontend/")
     assert any(cookie.startswith("app-version=") for cookie in secure.headers.get_list("set-cookie"))
+
+
+async def over_http2(ports: Ports, tmp_path, cookie_crumbs: list[str], count: int) -> list[httpx.Response]:
+    """`count` page loads over HTTP/2, each sending its cookies as separate `cookie` fields, as HTTP/2 clients do.
+
+    Each load comes from a visitor of its own (an address of the crowd), as the gateway limits each client."""
+    headers = [("host", f"app-frontend.localhost:{ports.ingress_tls}"), *(("cookie", crumb) for crumb in cookie_crumbs)]
+    context = gateway_certificate(tmp_path)
+    clients = [
+        httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(http2=True, verify=context, local_address=source),
+            timeout=DEADLINE_SECONDS,
+        )
+        for source in CROWD[:count]
+    ]
+    try:
+        url = f"https://127.0.0.1:{ports.ingress_tls}/"
+        return await gather_limited([client.get(url, headers=headers) for client in clients])
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("crumbs", "expected"),
+    [
+        (["a=1", "app-version=canary", "b=2"], "canary"),
+        (["app-version=canary"], "canary"),
+        (["app-version=stable", "a=1"], "stable"),
+    ],
+)
+def test_over_http2_a_cookie_split_into_several_cookie_headers_still_routes_by_the_anchored_regex(
+    stack, tmp_path, crumbs, expected
+):
+    # Given the gateway over TLS, which offers h2 in ALPN as istiod's does
+    with tls_gateway(stack, tmp_path) as ports:
+        # When a visitor's HTTP/2 client sends its cookies as separate `cookie` header fields
+        answers = asyncio.run(over_http2(ports, tmp_path, crumbs, 30))
+
+    # Then the connection is HTTP/2, and Envoy routes as on the joined header: the visitor's version, no new cookie
+    assert {a.http_version for a in answers} == {"HTTP/2"}
+    assert {(a.status_code, a.headers["x-served-by"].split("/")[1]) for a in answers} == {(200, expected)}
+    assert all(
+        not a.headers.get_list("set-cookie")
+        or not any(c.startswith("app-version=") for c in a.headers.get_list("set-cookie"))
+        for a in answers
+    )
+
+
+def test_over_http2_split_look_alike_cookies_count_as_no_cookie(stack, tmp_path):
+    # When 60 visitors' HTTP/2 clients send only look-alikes of the version cookie, each as a field of its own
+    with tls_gateway(stack, tmp_path) as ports:
+        answers = asyncio.run(over_http2(ports, tmp_path, ["xapp-version=canary", "app-version=canaryX"], 60))
+
+    # Then each is a new visitor: a fresh cookie naming the version that served, split as declared (1 - 1e-6)
+    for answer in answers:
+        (cookie,) = [c for c in answer.headers.get_list("set-cookie") if c.startswith("app-version=")]
+        assert cookie_version(cookie) == answer.headers["x-served-by"].split("/")[1]
+    canary = sum(a.headers["x-served-by"].endswith("/canary") for a in answers)
+    assert_share(canary, len(answers), declared_canary_share(), 1 - 1e-6)
+
+
+def test_the_gateways_statistics_name_each_cluster_by_its_full_istiod_name(stack):
+    # Given a review answered by the stable app-service through the gateway
+    async def review(mesh):
+        return await mesh.api("POST", "/api/v1/sentiment", version="stable", json={"review": "Fine bread."})
+
+    assert asyncio.run(run(review)(stack)).status == 200
+
+    # When Prometheus would scrape the gateway's statistics
+    text = httpx.get(f"{stack.admin_url}/stats/prometheus", timeout=DEADLINE_SECONDS).text
+
+    # Then the cluster's answers are counted under istiod's cluster name, whole, with their code
+    answered = {
+        (sample.labels.get("envoy_cluster_name"), sample.labels.get("envoy_response_code"))
+        for family in text_string_to_metric_families(text)
+        if family.name == "envoy_cluster_upstream_rq"
+        for sample in family.samples
+    }
+    assert ("outbound|80|stable|app-service.sentiment.svc.cluster.local", "200") in answered, sorted(answered)
+    assert not [line for line in text.splitlines() if "svc_cluster_local" in line]

@@ -42,8 +42,11 @@ LOCAL_ENVOY_ADMIN_PORT = 9901
 # Each app-service arm's outbound listener on Envoy (its "sidecar") towards the model-service.
 LOCAL_SIDECAR_PORTS = {STABLE: 8211, CANARY: 8212}
 # `make run DB=postgres`: each arm's second app-service replica, and the PostgreSQL server both arms share.
-LOCAL_SECOND_APP_SERVICE_PORTS = {STABLE: 8221, CANARY: 8222}
+LOCAL_SECOND_APP_SERVICE_PORTS = {STABLE: 8203, CANARY: 8204}
 LOCAL_POSTGRES_PORT = 8432
+# Each service process's inbound listener on Envoy (its sidecar: mutual TLS, its AuthorizationPolicy), 20 above
+# the process's own port: 8121 in front of 8101, 8223 in front of the second replica 8203.
+LOCAL_INBOUND_PORT_OFFSET = 20
 LOCAL_PROMETHEUS_PORT = 9090
 LOCAL_ALERTMANAGER_PORT = 9093
 LOCAL_SMTP_PORT = 8025

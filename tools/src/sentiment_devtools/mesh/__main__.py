@@ -18,7 +18,9 @@ from sentiment_devtools.mesh.topology import Topology
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m sentiment_devtools.mesh", description=__doc__.splitlines()[0])
     parser.add_argument("--manifests", type=Path, help="rendered manifests (default: standard input)")
-    parser.add_argument("--topology", type=Path, required=True, help="JSON: workloads, ports, sidecars, tls")
+    parser.add_argument(
+        "--topology", type=Path, required=True, help="JSON: workloads, ports, sidecars, tls, inbound, mesh_tls"
+    )
     arguments = parser.parse_args()
     text = arguments.manifests.read_text() if arguments.manifests else sys.stdin.read()
     try:

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sentiment_devtools.mesh.errors import CompileError
+
 MatchKind = Literal["exact", "prefix", "regex"]
 
 
@@ -144,6 +146,9 @@ class GatewayFilter:
     workload_labels: dict[str, str]
     http_filters: list[dict]
     virtual_host_patches: list[VirtualHostPatch]
+    priority: int = 0
+    # Its place in the manifests, which stands for its creation time (`kubectl apply -k` creates them in order).
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,43 @@ class Service:
     name: str
     selector: dict[str, str]
     ports: dict[str, int]
+    namespace: str = "default"
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    """The pods of one Deployment: their labels and the ServiceAccount whose SPIFFE identity they carry."""
+
+    labels: dict[str, str]
+    service_account: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class PeerAuthentication:
+    """Which mutual TLS a workload's inbound side requires: STRICT (the only mode compiled)."""
+
+    name: str
+    namespace: str
+    selector: dict[str, str] | None  # None: every workload of the namespace
+    mode: str
+
+
+@dataclass(frozen=True)
+class AuthorizationRule:
+    """One `rules[]` entry: the principals one of its `from` sources names (Istio ORs them)."""
+
+    principals: list[str]
+
+
+@dataclass(frozen=True)
+class AuthorizationPolicy:
+    """An ALLOW policy: a request to the selected workloads passes if some rule matches its peer's principal."""
+
+    name: str
+    namespace: str
+    selector: dict[str, str]
+    rules: list[AuthorizationRule]
 
 
 @dataclass(frozen=True)
@@ -160,3 +202,14 @@ class Mesh:
     destination_rules: dict[str, DestinationRule]
     gateway_filters: list[GatewayFilter]
     services: dict[str, Service]
+    pods: list[PodIdentity] = field(default_factory=list)
+    peer_authentications: list[PeerAuthentication] = field(default_factory=list)
+    authorization_policies: list[AuthorizationPolicy] = field(default_factory=list)
+
+    def identity_of(self, labels: dict[str, str], where: str) -> PodIdentity:
+        """The pods a local workload with these labels stands for; their Deployments must agree on the account."""
+        found = {(p.service_account, p.namespace) for p in self.pods if labels.items() <= p.labels.items()}
+        if len(found) != 1:
+            raise CompileError(where, f"the pods labelled {labels} have {len(found)} service accounts: {sorted(found)}")
+        ((service_account, namespace),) = found
+        return PodIdentity(labels, service_account, namespace)

@@ -3,7 +3,9 @@
 The services are wired the way the mesh wires them in a cluster: the browser
 talks to Envoy's ingress listener only, under the `*.localhost` twins of the
 public hosts; each app-service calls the model-service through its own
-outbound listener (its "sidecar"), which routes by the caller's version. The
+outbound listener (its "sidecar"), which routes by the caller's version.
+Every hop between Envoy's listeners is mutual TLS: each service process is
+reached through its own inbound listener (its sidecar's inbound side). The
 canary turns its feature flag on: it shows the model's confidence.
 
 Each arm's reviews are in its own SQLite file (one app-service per arm), or,
@@ -34,19 +36,29 @@ class Ports:
     # With PostgreSQL: the second app-service replica of each version, and the server.
     second_app_services: dict[str, int]
     postgres: int
+    # The inbound listener in front of each service process, by the process's port: its sidecar, mTLS and its
+    # AuthorizationPolicy.
+    inbound: dict[int, int]
+
+    def inbound_of(self, service: str, version: str) -> int:
+        """The inbound listener of the service's (first) process of that version."""
+        return self.inbound[self.services[(service, version)]]
 
     @classmethod
     def default(cls) -> "Ports":
         """The documented ports (docs/architecture.md): what `make run` uses."""
+        services = {(service, version): port + index for service, port in system.LOCAL_SERVICE_PORTS.items()
+                    for index, version in enumerate(ARMS)}  # fmt: skip
+        process_ports = [*services.values(), *system.LOCAL_SECOND_APP_SERVICE_PORTS.values()]
         return cls(
-            services={(service, version): port + index for service, port in system.LOCAL_SERVICE_PORTS.items()
-                      for index, version in enumerate(ARMS)},
+            services=services,
             ingress=system.LOCAL_INGRESS_PORT,
             ingress_tls=system.LOCAL_INGRESS_TLS_PORT,
             envoy_admin=system.LOCAL_ENVOY_ADMIN_PORT,
             sidecars=dict(system.LOCAL_SIDECAR_PORTS),
             second_app_services=dict(system.LOCAL_SECOND_APP_SERVICE_PORTS),
             postgres=system.LOCAL_POSTGRES_PORT,
+            inbound={port: port + system.LOCAL_INBOUND_PORT_OFFSET for port in process_ports},
         )  # fmt: skip
 
     def shifted(self, offset: int) -> "Ports":
@@ -59,21 +71,25 @@ class Ports:
             sidecars={version: port + offset for version, port in self.sidecars.items()},
             second_app_services={version: port + offset for version, port in self.second_app_services.items()},
             postgres=self.postgres + offset,
+            inbound={process + offset: port + offset for process, port in self.inbound.items()},
         )
 
     @classmethod
     def free(cls) -> "Ports":
         """Ports nobody listens on right now, so tests never meet a developer's `make run`."""
         keys = [(service, version) for service in SERVICES for version in ARMS]
-        ports = iter(_free_ports(len(keys) + 4 + 2 * len(ARMS)))
+        ports = iter(_free_ports(2 * (len(keys) + len(ARMS)) + 4 + len(ARMS)))
+        services = {key: next(ports) for key in keys}
+        second_app_services = {version: next(ports) for version in ARMS}
         return cls(
-            services={key: next(ports) for key in keys},
+            services=services,
             ingress=next(ports),
             ingress_tls=next(ports),
             envoy_admin=next(ports),
             sidecars={version: next(ports) for version in ARMS},
-            second_app_services={version: next(ports) for version in ARMS},
+            second_app_services=second_app_services,
             postgres=next(ports),
+            inbound={port: next(ports) for port in [*services.values(), *second_app_services.values()]},
         )
 
 

@@ -144,8 +144,9 @@ class LocalStack:
         return envoy_process_for(config, self.ports, self.state_dir)
 
     def _address(self, name: str) -> tuple[str, int]:
+        """Where the mesh reaches the process: its inbound listener, as a pod's address reaches its sidecar."""
         instance = next(i for i in self.instances if i.name == name)
-        return ("127.0.0.1", instance.port)
+        return ("127.0.0.1", self.ports.inbound[instance.port])
 
     def __enter__(self) -> "LocalStack":
         self.start()

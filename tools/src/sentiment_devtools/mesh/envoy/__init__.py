@@ -10,7 +10,8 @@ The translation follows what Istio programs into Envoy (docs/local-mesh.md):
 - `sourceLabels` are evaluated at compile time against the caller, as the
   caller's sidecar does: match entries for other callers are dropped, and a
   route left with none is not this caller's route;
-- clusters are named like Istio's, `outbound|<port>|<subset>|<host>`, one per
+- clusters are named as istiod names them,
+  `outbound|<port>|<subset>|<service>.<namespace>.svc.cluster.local`, one per
   subset, with the DestinationRule's connection pool and outlier detection,
   and Istio's defaults where the rule is silent;
 - routes get Istio's default retry policy and no route timeout, unless the
@@ -20,9 +21,11 @@ The translation follows what Istio programs into Envoy (docs/local-mesh.md):
 import yaml
 
 from sentiment_devtools.mesh.envoy.clusters import Clusters
+from sentiment_devtools.mesh.envoy.inbound import inbound_listeners
 from sentiment_devtools.mesh.envoy.ingress import ingress_listeners
 from sentiment_devtools.mesh.envoy.listeners import socket_address
 from sentiment_devtools.mesh.envoy.sidecars import sidecar_listener
+from sentiment_devtools.mesh.envoy.stats import stats_config
 from sentiment_devtools.mesh.errors import CompileError
 from sentiment_devtools.mesh.model import Gateway, Mesh
 from sentiment_devtools.mesh.topology import Topology
@@ -43,9 +46,11 @@ def compile_mesh(mesh: Mesh, topology: Topology) -> dict:
     gateway = _single_gateway(mesh)
     listeners = ingress_listeners(mesh, gateway, topology, clusters)
     listeners += [sidecar_listener(mesh, sidecar, topology, clusters) for sidecar in topology.sidecars]
+    inbound, inbound_clusters = inbound_listeners(mesh, topology)
     return {
         "admin": {"address": socket_address(topology.bind_address, topology.admin_port)},
-        "static_resources": {"listeners": listeners, "clusters": clusters.all()},
+        "stats_config": stats_config(),
+        "static_resources": {"listeners": listeners + inbound, "clusters": clusters.all() + inbound_clusters},
     }
 
 

@@ -1,13 +1,15 @@
-"""One Envoy cluster per destination subset, named like Istio's (`outbound|<port>|<subset>|<host>`), with the
-DestinationRule's connection pool and outlier detection, and Istio's defaults where the rule is silent."""
+"""One Envoy cluster per destination subset, named as istiod names them (`outbound|<port>|<subset>|<service FQDN>`,
+e.g. `outbound|80|stable|app-frontend.sentiment.svc.cluster.local`), with the DestinationRule's connection pool and
+outlier detection, and Istio's defaults where the rule is silent."""
 
 import ipaddress
 from dataclasses import dataclass
 
+from sentiment_devtools.mesh.envoy.inbound import spiffe, upstream_mtls
 from sentiment_devtools.mesh.envoy.listeners import envoy_duration, short_host, socket_address
 from sentiment_devtools.mesh.errors import CompileError
-from sentiment_devtools.mesh.model import Destination, DestinationRule, Mesh
-from sentiment_devtools.mesh.topology import Topology
+from sentiment_devtools.mesh.model import Destination, DestinationRule, Mesh, Service
+from sentiment_devtools.mesh.topology import Topology, Workload
 
 _HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
@@ -26,11 +28,14 @@ class Clusters:
 
     def __post_init__(self) -> None:
         self._clusters: dict[str, dict] = {}
+        # Who calls through each mTLS cluster: one local Envoy holds every sidecar, so one identity per cluster.
+        self._callers: dict[str, str] = {}
+        self._inbound = self.topology.inbound if self.topology.mesh_tls else []
 
     def all(self) -> list[dict]:
         return list(self._clusters.values())
 
-    def name_for(self, destination: Destination, where: str) -> str:
+    def name_for(self, destination: Destination, where: str, caller_labels: dict[str, str]) -> str:
         host = short_host(destination.host)
         service = self.mesh.services.get(host)
         if service is None:
@@ -42,13 +47,46 @@ class Clusters:
             if rule is None or destination.subset not in rule.subsets:
                 raise CompileError(where, f"subset {destination.subset} of {host} is defined by no DestinationRule")
             labels |= rule.subsets[destination.subset]
-        name = f"outbound|{port}|{destination.subset or ''}|{host}"
+        name = f"outbound|{port}|{destination.subset or ''}|{fqdn(service)}"
         if name not in self._clusters:
             endpoints = [w for w in self.topology.workloads if labels.items() <= w.labels.items()]
             if not endpoints:
                 raise CompileError(where, f"no local workload has the labels {labels} (see the topology)")
-            self._clusters[name] = _cluster(name, endpoints, rule)
+            self._clusters[name] = _cluster(name, [self._reached_at(e) for e in endpoints], rule)
+            secured = [e for e in endpoints if self._inbound_port(e) is not None]
+            if secured:
+                if len(secured) != len(endpoints):
+                    raise CompileError(where, f"{name}: some endpoints have an inbound listener and some not")
+                self._secure(name, port, destination, secured, caller_labels, where)
+        if name in self._callers:
+            caller = self.mesh.identity_of(caller_labels, where).service_account
+            if caller != self._callers[name]:
+                raise CompileError(
+                    where, f"{name} is called as {self._callers[name]} and as {caller}: one local Envoy, one identity"
+                )
         return name
+
+    def _inbound_port(self, workload: Workload) -> int | None:
+        return next((i.port for i in self._inbound if i.fronts(workload)), None)
+
+    def _reached_at(self, workload: Workload) -> Workload:
+        """A secured workload is reached through its inbound listener, as a pod's address reaches its sidecar."""
+        port = self._inbound_port(workload)
+        if port is None:
+            return workload
+        return Workload(workload.labels, self.topology.bind_address, port)
+
+    def _secure(
+        self, name: str, port: int, destination: Destination, servers: list[Workload], caller: dict, where: str
+    ) -> None:
+        """Istio's ISTIO_MUTUAL to a workload whose sidecar requires mTLS: the caller's certificate, the SNI
+        `outbound_.<port>_.<subset>_.<host>`, and only the servers' own identities accepted."""
+        mesh_tls = self.topology.mesh_tls
+        account = self.mesh.identity_of(caller, where).service_account
+        identities = sorted({spiffe(mesh_tls, self.mesh.identity_of(s.labels, where)) for s in servers})
+        sni = f"outbound_.{port}_.{destination.subset or ''}_.{fqdn(self.mesh.services[short_host(destination.host)])}"
+        self._clusters[name]["transport_socket"] = upstream_mtls(mesh_tls, account, identities, sni)
+        self._callers[name] = account
 
     @staticmethod
     def _port(ports: dict[str, int], destination: Destination, where: str) -> int:
@@ -123,6 +161,10 @@ def _cluster(name: str, endpoints: list, rule: DestinationRule | None) -> dict:
         cluster["outlier_detection"] = detection
         cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": float(outlier.min_health_percent or 0)}}
     return cluster
+
+
+def fqdn(service: Service) -> str:
+    return f"{service.name}.{service.namespace}.svc.cluster.local"
 
 
 def _or_unlimited(value: int | None) -> int:

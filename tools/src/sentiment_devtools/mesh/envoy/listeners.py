@@ -37,13 +37,17 @@ def http_listener(
     http_filters: list,
     trusted_hops: int | None = None,
 ) -> dict:
-    """An HTTP listener. `trusted_hops` (a gateway's numTrustedProxies): how many proxies in front may name the
-    client in X-Forwarded-For; 0 means the TCP peer is the client, whatever the header says."""
+    """An HTTP listener: a gateway's when `trusted_hops` is given, else a sidecar's.
+
+    As istiod sets it, only a gateway uses the TCP peer's address as the client's (`use_remote_address`),
+    trusting `trusted_hops` proxies in front (its numTrustedProxies; 0: the peer is the client, whatever
+    X-Forwarded-For says); a sidecar's listeners, outbound and inbound, do not (PILOT_SIDECAR_USE_REMOTE_ADDRESS
+    is off by default), and keep the caller's headers as they come."""
     manager = {
         "@type": _HCM_TYPE,
         "stat_prefix": name,
         "normalize_path": True,
-        "use_remote_address": True,
+        "use_remote_address": trusted_hops is not None,
         "route_config": {"name": name, "virtual_hosts": virtual_hosts},
         "http_filters": http_filters,
     }

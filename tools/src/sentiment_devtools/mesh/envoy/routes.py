@@ -58,7 +58,7 @@ def envoy_routes(
     for index, route in enumerate(vs.routes):
         where = f"VirtualService/{vs.name}: spec.http[{index}]"
         matches = [match for match in (route.matches or [RequestMatch()]) if _applies_to(match, caller_labels)]
-        action = _action(route, clusters, where)
+        action = _action(route, clusters, where, caller_labels)
         for match in matches:
             envoy_route = route_to(_envoy_match(match), action)
             if route.name:
@@ -118,8 +118,8 @@ def _string_match(match: StringMatch) -> dict:
     return {"safe_regex": {"regex": match.value}} if match.kind == "regex" else {match.kind: match.value}
 
 
-def _action(route: HttpRoute, clusters: Clusters, where: str) -> dict:
-    names = [clusters.name_for(destination, where) for destination in route.destinations]
+def _action(route: HttpRoute, clusters: Clusters, where: str, caller_labels: dict[str, str]) -> dict:
+    names = [clusters.name_for(destination, where, caller_labels) for destination in route.destinations]
     action = route_defaults()
     if len(names) == 1:
         action["cluster"] = names[0]

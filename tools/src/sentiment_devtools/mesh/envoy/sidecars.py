@@ -23,7 +23,10 @@ def sidecar_listener(mesh: Mesh, sidecar: Sidecar, topology: Topology, clusters:
     else:
         destination = Destination(host=sidecar.host, subset=None, port=None, weight=None, headers=HeaderPolicy())
         routes = [
-            route_to({"prefix": "/"}, {**route_defaults(), "cluster": clusters.name_for(destination, "topology")})
+            route_to(
+                {"prefix": "/"},
+                {**route_defaults(), "cluster": clusters.name_for(destination, "topology", sidecar.caller_labels)},
+            )
         ]
     caller = "_".join(f"{value}" for value in sidecar.caller_labels.values())
     name = f"outbound_{short_host(sidecar.host)}_from_{caller}"

@@ -10,14 +10,16 @@ from sentiment_devtools.mesh.strict import Fields, spec_of
 GATEWAY_HTTP_FILTERS = (LOCAL_RATE_LIMIT_FILTER, "envoy.filters.http.buffer")
 
 
-def gateway_filter(document: dict, resource: str) -> GatewayFilter:
+def gateway_filter(document: dict, resource: str, position: int) -> GatewayFilter:
     """The EnvoyFilter shapes supported: HTTP filters for the gateway and their per-virtual-host settings.
 
     HTTP_FILTER patches INSERT_BEFORE the router one of GATEWAY_HTTP_FILTERS;
     VIRTUAL_HOST patches MERGE `typed_per_filter_config` for those filters into
-    the virtual hosts matched by `vhost.domainName` or `vhost.name`.
+    the virtual hosts matched by `vhost.name` and `vhost.domainName` (any of the
+    virtual host's domains), as istiod matches them.
     """
     spec = spec_of(document, resource)
+    priority = spec.take_int("priority", 0)
     selector = spec.nested("workloadSelector", required=True)
     labels = selector.string_map("labels")
     selector.done()
@@ -47,7 +49,7 @@ def gateway_filter(document: dict, resource: str) -> GatewayFilter:
     spec.done()
     if not http_filters and not vhost_patches:
         raise CompileError(resource, "spec.configPatches: nothing the local mesh compiler supports")
-    return GatewayFilter(document["metadata"]["name"], labels, http_filters, vhost_patches)
+    return GatewayFilter(document["metadata"]["name"], labels, http_filters, vhost_patches, priority, position)
 
 
 def _virtual_host_patch(match: Fields, patch: Fields, value: object) -> VirtualHostPatch:
@@ -56,8 +58,8 @@ def _virtual_host_patch(match: Fields, patch: Fields, value: object) -> VirtualH
     domain, name = vhost.take_str("domainName"), vhost.take_str("name")
     vhost.done()
     route_configuration.done()
-    if (domain is None) == (name is None):
-        raise vhost.error("", "needs exactly one of domainName, name")
+    if domain is None and name is None:
+        raise vhost.error("", "needs domainName, name or both (both: a virtual host must match both, as in Istio)")
     if not isinstance(value, dict) or set(value) != {"typed_per_filter_config"}:
         raise patch.error("patch.value", "a VIRTUAL_HOST merge may only set typed_per_filter_config")
     per_filter = value["typed_per_filter_config"]
