@@ -18,8 +18,10 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 from scipy.stats import binom
 from sentiment_devtools.experiment.__main__ import main as experiment_report
 from sentiment_devtools.experiment.declaration import Declaration, running
@@ -108,7 +110,8 @@ def test_new_visitors_through_the_gateway_are_counted_as_split_and_the_split_is_
     # Given the running experiment's declared split
     share = running(REPO / "k8s").split.canary
 
-    before = _assignments(healthy.prometheus)
+    # (what the frontends have counted so far, scraped: visits of other tests may not have been scraped yet)
+    before = _wait_for_assignments(healthy.prometheus, _assignments_counted(healthy.stack))
 
     # When new visitors (no cookie) load the page through the gateway
     answers = _first_visits(healthy.stack, NEW_VISITORS)
@@ -223,6 +226,18 @@ def _assignments(prometheus: str) -> Counter:
     """experiment_assignments_total by version, as last scraped."""
     samples = query(prometheus, 'sum by (version) (experiment_assignments_total{job="app-frontend"})')
     return Counter({s["metric"]["version"]: int(float(s["value"][1])) for s in samples})
+
+
+def _assignments_counted(stack: LocalStack) -> Counter:
+    """experiment_assignments_total by version, as each frontend process counts it right now."""
+    counted: Counter = Counter()
+    for version in ARMS:
+        text = httpx.get(f"{stack.instance('app-frontend', version).url}/metrics", timeout=2.0).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "experiment_assignments_total":
+                    counted[sample.labels["version"]] += int(sample.value)
+    return counted
 
 
 def _wait_for_assignments(prometheus: str, expected: Counter) -> Counter:
