@@ -93,6 +93,16 @@ class Output:
         return match
 
 
+def ctrl_c(process: subprocess.Popen) -> int:
+    """Send Ctrl-C (SIGINT) and return the exit code once the process has stopped; kill it past the deadline."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+
+
 def prometheus_targets(prometheus: str) -> dict[str, str]:
     """Each target Prometheus has discovered (job/pod) and its health, with the last scrape's error if any."""
     targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=5.0).json()["data"]["activeTargets"]
@@ -163,12 +173,7 @@ def test_make_run_starts_the_system_and_its_monitoring_prints_the_urls_and_stops
         assert targets == dict.fromkeys(every_target, "up")
     finally:
         # And Ctrl-C stops everything
-        process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(timeout=DEADLINE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        code = ctrl_c(process)
     assert code == 0, "".join(output.lines)
     for port in ALL_PORTS:
         with pytest.raises(httpx.ConnectError):
@@ -220,12 +225,7 @@ def test_make_run_on_postgresql_runs_a_local_server_and_two_app_service_replicas
             )
         finally:
             # And Ctrl-C stops everything, the database server last
-            process.send_signal(signal.SIGINT)
-            try:
-                code = process.wait(timeout=DEADLINE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
+            code = ctrl_c(process)
         assert code == 0, "".join(output.lines)
         for port in (*replicas, DEFAULT_PORTS.postgres + offset):
             with socket.socket() as probe:

@@ -18,6 +18,20 @@ class Migration:
     postgresql: tuple[str, ...]  # the same
 
 
+# Migration 2: each review's visitor and experiment, and the visitors table, in the same SQL in both dialects.
+_VISITORS = (
+    "ALTER TABLE reviews ADD COLUMN visitor_id TEXT",
+    "ALTER TABLE reviews ADD COLUMN experiment_id TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE visitors (
+        experiment_id TEXT NOT NULL,
+        app_version   TEXT NOT NULL,
+        visitor_id    TEXT NOT NULL,
+        reviews       INTEGER NOT NULL CHECK (reviews >= 0),
+        feedback      INTEGER NOT NULL CHECK (feedback >= 0 AND feedback <= reviews),
+        corrections   INTEGER NOT NULL CHECK (corrections >= 0 AND corrections <= feedback),
+        PRIMARY KEY (experiment_id, app_version, visitor_id)
+    )""",
+)
 MIGRATIONS = (
     Migration(
         1,
@@ -59,32 +73,8 @@ MIGRATIONS = (
         2,
         "each review's visitor (none when the call named no valid one) and experiment; each visitor's reviews, "
         "feedback and corrections per experiment and arm, the per-visitor sums' source",
-        sqlite=(
-            "ALTER TABLE reviews ADD COLUMN visitor_id TEXT",
-            "ALTER TABLE reviews ADD COLUMN experiment_id TEXT NOT NULL DEFAULT ''",
-            """CREATE TABLE visitors (
-                experiment_id TEXT NOT NULL,
-                app_version   TEXT NOT NULL,
-                visitor_id    TEXT NOT NULL,
-                reviews       INTEGER NOT NULL CHECK (reviews >= 0),
-                feedback      INTEGER NOT NULL CHECK (feedback >= 0 AND feedback <= reviews),
-                corrections   INTEGER NOT NULL CHECK (corrections >= 0 AND corrections <= feedback),
-                PRIMARY KEY (experiment_id, app_version, visitor_id)
-            )""",
-        ),
-        postgresql=(
-            "ALTER TABLE reviews ADD COLUMN visitor_id TEXT",
-            "ALTER TABLE reviews ADD COLUMN experiment_id TEXT NOT NULL DEFAULT ''",
-            """CREATE TABLE visitors (
-                experiment_id TEXT NOT NULL,
-                app_version   TEXT NOT NULL,
-                visitor_id    TEXT NOT NULL,
-                reviews       INTEGER NOT NULL CHECK (reviews >= 0),
-                feedback      INTEGER NOT NULL CHECK (feedback >= 0 AND feedback <= reviews),
-                corrections   INTEGER NOT NULL CHECK (corrections >= 0 AND corrections <= feedback),
-                PRIMARY KEY (experiment_id, app_version, visitor_id)
-            )""",
-        ),
+        sqlite=_VISITORS,
+        postgresql=_VISITORS,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
