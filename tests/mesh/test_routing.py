@@ -344,7 +344,7 @@ def test_over_http2_split_look_alike_cookies_count_as_no_cookie(stack, tmp_path)
     assert_share(canary, len(answers), declared_canary_share(), 1 - 1e-6)
 
 
-def test_the_gateways_statistics_name_each_cluster_by_its_full_istiod_name(stack):
+def test_the_gateways_statistics_carry_istios_tag_names_and_each_clusters_full_istiod_name(stack):
     # Given a review answered by the stable app-service through the gateway
     async def review(mesh):
         return await mesh.api("POST", "/api/v1/sentiment", version="stable", json={"review": "Fine bread."})
@@ -354,12 +354,22 @@ def test_the_gateways_statistics_name_each_cluster_by_its_full_istiod_name(stack
     # When Prometheus would scrape the gateway's statistics
     text = httpx.get(f"{stack.admin_url}/stats/prometheus", timeout=DEADLINE_SECONDS).text
 
-    # Then the cluster's answers are counted under istiod's cluster name, whole, with their code
-    answered = {
-        (sample.labels.get("envoy_cluster_name"), sample.labels.get("envoy_response_code"))
+    # Then the cluster's answers are counted under istiod's cluster name, whole, with their code, in the tags
+    # Istio's proxy names (cluster_name, response_code), and none under Envoy's default names
+    samples = [
+        (family.name, sample.labels)
         for family in text_string_to_metric_families(text)
-        if family.name == "envoy_cluster_upstream_rq"
+        if family.name.startswith("envoy_cluster_upstream_rq")
         for sample in family.samples
+    ]
+    answered = {
+        (labels.get("cluster_name"), labels.get("response_code"))
+        for name, labels in samples
+        if name == "envoy_cluster_upstream_rq"
     }
     assert ("outbound|80|stable|app-service.sentiment.svc.cluster.local", "200") in answered, sorted(answered)
+    app_service = {name for name, labels in samples if "|app-service." in labels.get("cluster_name", "")}
+    assert app_service >= {"envoy_cluster_upstream_rq", "envoy_cluster_upstream_rq_completed"}, sorted(app_service)
+    envoys_names = [labels for _, labels in samples if {"envoy_cluster_name", "envoy_response_code"} & labels.keys()]
+    assert envoys_names == []
     assert not [line for line in text.splitlines() if "svc_cluster_local" in line]
