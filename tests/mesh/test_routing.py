@@ -373,3 +373,40 @@ def test_the_gateways_statistics_carry_istios_tag_names_and_each_clusters_full_i
     envoys_names = [labels for _, labels in samples if {"envoy_cluster_name", "envoy_response_code"} & labels.keys()]
     assert envoys_names == []
     assert not [line for line in text.splitlines() if "svc_cluster_local" in line]
+
+
+def proxy_stats_inclusions() -> list[str]:
+    """The regexes the gateway's pods ask Istio's proxy to keep their statistics by (`proxyStatsMatcher`)."""
+    documents = yaml.safe_load_all((REPO / "k8s/components/istio/ingress-gateway.yaml").read_text())
+    (deployment,) = [d for d in documents if d and d["kind"] == "Deployment"]
+    config = yaml.safe_load(deployment["spec"]["template"]["metadata"]["annotations"]["proxy.istio.io/config"])
+    return config["proxyStatsMatcher"]["inclusionRegexps"]
+
+
+def test_the_gateway_pods_stats_matcher_keeps_every_statistic_the_slo_rules_read(stack):
+    # Given a review answered by the stable app-service through the gateway
+    async def review(mesh):
+        return await mesh.api("POST", "/api/v1/sentiment", version="stable", json={"review": "Crisp fries."})
+
+    assert asyncio.run(run(review)(stack)).status == 200
+
+    # When the gateway's statistics the rules read are listed by their Envoy names, as istiod names them
+    stats = httpx.get(f"{stack.admin_url}/stats?format=json", timeout=DEADLINE_SECONDS).json()["stats"]
+    names = [stat["name"] for stat in stats if "name" in stat]
+    read = {
+        "answers per app-service arm": [
+            n
+            for n in names
+            if re.fullmatch(r"cluster\.outbound\|80\|[^|]+\|app-service\..+\.upstream_rq_(\d{3}|completed)", n)
+        ],
+        "413s of the size limit": [
+            n for n in names if re.fullmatch(r"http\.outbound_0\.0\.0\.0_\d+\.downstream_rq_too_large", n)
+        ],
+        "429s of the rate limits": [n for n in names if n.endswith(".http_local_rate_limit.rate_limited")],
+    }
+
+    # Then each kind is there, and Istio's proxy would keep every one (Envoy's stats matcher: a full match)
+    assert all(read.values()), read
+    inclusions = proxy_stats_inclusions()
+    dropped = [n for found in read.values() for n in found if not any(re.fullmatch(r, n) for r in inclusions)]
+    assert dropped == [], f"{dropped} match none of {inclusions}"
