@@ -1,7 +1,7 @@
 """How the local Envoy names its statistics' tags: as Istio's proxy does.
 
 Istio's proxy bootstrap (istio/istio, `tools/packaging/common/envoy_bootstrap.json`,
-`stats_config`) drops Envoy's default tag extractors (`use_all_default_tags:
+`stats_config`; read at commit 002dd6f5b6db) drops Envoy's default tag extractors (`use_all_default_tags:
 false`) and gives its own, in this order; the local Envoy takes the same list.
 So Prometheus shows the tags as `cluster_name` and `response_code` (not Envoy's
 `envoy_cluster_name`, `envoy_response_code`), and a statistic no extractor
