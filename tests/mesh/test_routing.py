@@ -344,7 +344,7 @@ def test_over_http2_split_look_alike_cookies_count_as_no_cookie(stack, tmp_path)
     assert_share(canary, len(answers), declared_canary_share(), 1 - 1e-6)
 
 
-def test_the_gateways_statistics_name_each_cluster_by_its_full_istiod_name(stack):
+def test_the_gateways_statistics_carry_istios_tag_names_and_each_clusters_full_istiod_name(stack):
     # Given a review answered by the stable app-service through the gateway
     async def review(mesh):
         return await mesh.api("POST", "/api/v1/sentiment", version="stable", json={"review": "Fine bread."})
@@ -354,12 +354,59 @@ def test_the_gateways_statistics_name_each_cluster_by_its_full_istiod_name(stack
     # When Prometheus would scrape the gateway's statistics
     text = httpx.get(f"{stack.admin_url}/stats/prometheus", timeout=DEADLINE_SECONDS).text
 
-    # Then the cluster's answers are counted under istiod's cluster name, whole, with their code
-    answered = {
-        (sample.labels.get("envoy_cluster_name"), sample.labels.get("envoy_response_code"))
+    # Then the cluster's answers are counted under istiod's cluster name, whole, with their code, in the tags
+    # Istio's proxy names (cluster_name, response_code), and none under Envoy's default names
+    samples = [
+        (family.name, sample.labels)
         for family in text_string_to_metric_families(text)
-        if family.name == "envoy_cluster_upstream_rq"
+        if family.name.startswith("envoy_cluster_upstream_rq")
         for sample in family.samples
+    ]
+    answered = {
+        (labels.get("cluster_name"), labels.get("response_code"))
+        for name, labels in samples
+        if name == "envoy_cluster_upstream_rq"
     }
     assert ("outbound|80|stable|app-service.sentiment.svc.cluster.local", "200") in answered, sorted(answered)
+    app_service = {name for name, labels in samples if "|app-service." in labels.get("cluster_name", "")}
+    assert app_service >= {"envoy_cluster_upstream_rq", "envoy_cluster_upstream_rq_completed"}, sorted(app_service)
+    envoys_names = [labels for _, labels in samples if {"envoy_cluster_name", "envoy_response_code"} & labels.keys()]
+    assert envoys_names == []
     assert not [line for line in text.splitlines() if "svc_cluster_local" in line]
+
+
+def proxy_stats_inclusions() -> list[str]:
+    """The regexes the gateway's pods ask Istio's proxy to keep their statistics by (`proxyStatsMatcher`)."""
+    documents = yaml.safe_load_all((REPO / "k8s/components/istio/ingress-gateway.yaml").read_text())
+    (deployment,) = [d for d in documents if d and d["kind"] == "Deployment"]
+    config = yaml.safe_load(deployment["spec"]["template"]["metadata"]["annotations"]["proxy.istio.io/config"])
+    return config["proxyStatsMatcher"]["inclusionRegexps"]
+
+
+def test_the_gateway_pods_stats_matcher_keeps_every_statistic_the_slo_rules_read(stack):
+    # Given a review answered by the stable app-service through the gateway
+    async def review(mesh):
+        return await mesh.api("POST", "/api/v1/sentiment", version="stable", json={"review": "Crisp fries."})
+
+    assert asyncio.run(run(review)(stack)).status == 200
+
+    # When the gateway's statistics the rules read are listed by their Envoy names, as istiod names them
+    stats = httpx.get(f"{stack.admin_url}/stats?format=json", timeout=DEADLINE_SECONDS).json()["stats"]
+    names = [stat["name"] for stat in stats if "name" in stat]
+    read = {
+        "answers per app-service arm": [
+            n
+            for n in names
+            if re.fullmatch(r"cluster\.outbound\|80\|[^|]+\|app-service\..+\.upstream_rq_(\d{3}|completed)", n)
+        ],
+        "413s of the size limit": [
+            n for n in names if re.fullmatch(r"http\.outbound_0\.0\.0\.0_\d+\.downstream_rq_too_large", n)
+        ],
+        "429s of the rate limits": [n for n in names if n.endswith(".http_local_rate_limit.rate_limited")],
+    }
+
+    # Then each kind is there, and Istio's proxy would keep every one (Envoy's stats matcher: a full match)
+    assert all(read.values()), read
+    inclusions = proxy_stats_inclusions()
+    dropped = [n for found in read.values() for n in found if not any(re.fullmatch(r, n) for r in inclusions)]
+    assert dropped == [], f"{dropped} match none of {inclusions}"

@@ -48,7 +48,11 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
     http_filters = http_filter_chain(virtual_hosts, [f for gf in gateway_filters for f in gf.http_filters])
     hops = gateway.num_trusted_proxies
     if topology.tls is None:
-        return [http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters, hops)]
+        return [
+            _gateway_stat_prefix(
+                http_listener("ingress_http", topology, topology.ingress_port, virtual_hosts, http_filters, hops)
+            )
+        ]
     plain = [vh for vh in virtual_hosts if vh["name"].split(":")[0] not in redirect_hosts]
     https = http_listener("ingress_https", topology, topology.tls_port, virtual_hosts, http_filters, hops)
     https["filter_chains"][0]["transport_socket"] = {
@@ -68,7 +72,17 @@ def ingress_listeners(mesh: Mesh, gateway: Gateway, topology: Topology, clusters
         },
     }
     http = http_listener("ingress_http", topology, topology.ingress_port, plain + redirects, http_filters, hops)
-    return [http, https]
+    return [_gateway_stat_prefix(http), _gateway_stat_prefix(https)]
+
+
+def _gateway_stat_prefix(listener: dict) -> dict:
+    """The connection manager's stat_prefix as istiod gives a gateway's whose server has no `name`:
+    `outbound_<address>_<port>`, its listener's name after the traffic direction, the address the wildcard
+    istiod binds (the local port stands for the pod's). Istio's `http_conn_manager_prefix` tag takes only
+    addresses, so the prefix stays in the statistics' names: `envoy_http_outbound_0_0_0_0_<port>_…`."""
+    port = listener["address"]["socket_address"]["port_value"]
+    listener["filter_chains"][0]["filters"][0]["typed_config"]["stat_prefix"] = f"outbound_0.0.0.0_{port}"
+    return listener
 
 
 def binds(vs: VirtualService, gateway_name: str) -> bool:

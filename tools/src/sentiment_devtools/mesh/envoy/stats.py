@@ -1,76 +1,48 @@
-"""How Envoy names its statistics' tags: its own defaults, but the cluster name extracted as Istio's proxy does.
+"""How the local Envoy names its statistics' tags: as Istio's proxy does.
 
-Envoy's default `envoy.cluster_name` tag stops at the cluster name's first dot,
-so istiod's `outbound|80|stable|app-service.sentiment.svc.cluster.local` would
-become the tag `outbound|80|stable|app-service` and the rest would leak into
-the metric's name. Istio's proxy bootstrap extracts it with a regex that keeps
-`.<namespace>.svc.cluster.local`; the local Envoy does the same. Envoy applies
-its default extractors before any given one, so the defaults are listed here by
-name (Envoy supplies their regexes), with the cluster name's first.
+Istio's proxy bootstrap (istio/istio, `tools/packaging/common/envoy_bootstrap.json`,
+`stats_config`; read at commit 002dd6f5b6db) drops Envoy's default tag extractors (`use_all_default_tags:
+false`) and gives its own, in this order; the local Envoy takes the same list.
+So Prometheus shows the tags as `cluster_name` and `response_code` (not Envoy's
+`envoy_cluster_name`, `envoy_response_code`), and a statistic no extractor
+matches keeps its prefix in its name: the gateway's connection manager
+(`http.outbound_0.0.0.0_8443.downstream_rq_too_large` becomes
+`envoy_http_outbound_0_0_0_0_8443_downstream_rq_too_large`, the
+`http_conn_manager_prefix` regex taking only addresses), and each local rate
+limit's stat_prefix (`app_service_api.http_local_rate_limit.rate_limited`,
+`envoy_app_service_api_http_local_rate_limit_rate_limited`).
 
-The tag *names* stay Envoy's (`envoy_cluster_name`, `envoy_response_code` in
-Prometheus): Istio's proxy names them `cluster_name`, `response_code`
-(docs/local-mesh.md, "What the compiler models").
+Left out: the bootstrap's `extraStatTags` entries, which name the labels of
+Istio's own `istio_*` metrics (`reporter=.=…;.;`); the local Envoy has no Istio
+stats filter and emits none. `response_code` is the regex since istio/istio#40729
+(`_rq(_(\\d{3}))$`; before it, a stray `\\.` made it match nothing).
 """
 
-# Istio's proxy bootstrap (`stats_config.stats_tags`, its `cluster_name`).
-ISTIO_CLUSTER_NAME_REGEX = r"^cluster\.((.+?(\..+?\.svc\.cluster\.local)?)\.)"
-
-# Envoy 1.40's default tag extractors but the cluster name's (its well_known_names.h; `envoy --mode validate`
-# refuses a name it has no default for).
-_ENVOY_DEFAULT_TAGS = (
-    "envoy.listener_address",
-    "envoy.http_conn_manager_prefix",
-    "envoy.http_user_agent",
-    "envoy.ssl_cipher",
-    "cipher_suite",
-    "envoy.clientssl_prefix",
-    "envoy.mongo_prefix",
-    "envoy.mongo_cmd",
-    "envoy.mongo_collection",
-    "envoy.mongo_callsite",
-    "envoy.ratelimit_prefix",
-    "envoy.local_http_ratelimit_prefix",
-    "envoy.local_network_ratelimit_prefix",
-    "envoy.tcp_prefix",
-    "envoy.udp_prefix",
-    "envoy.fault_downstream_cluster",
-    "envoy.dynamo_operation",
-    "envoy.dynamo_table",
-    "envoy.dynamo_partition_id",
-    "envoy.grpc_bridge_service",
-    "envoy.grpc_bridge_method",
-    "envoy.virtual_host",
-    "envoy.virtual_cluster",
-    "envoy.response_code",
-    "envoy.response_code_class",
-    "envoy.rds_route_config",
-    "envoy.route",
-    "envoy.worker_id",
-    "envoy.thrift_prefix",
-    "envoy.redis_prefix",
-    "envoy.tls_certificate",
-    "envoy.ssl_curve",
-    "envoy.ssl_sigalg",
-    "envoy.ssl_version",
-    "envoy.rbac_prefix",
-    "envoy.rbac_policy_name",
-    "envoy.rbac_http_prefix",
-    "envoy.connection_limit_prefix",
-    "envoy.proxy_protocol_prefix",
-    "envoy.proxy_protocol_version",
-    "envoy.scoped_rds_config",
-    "envoy.google_grpc_client_prefix",
-    "envoy.dns_filter_prefix",
-    "envoy.ext_authz_prefix",
+# Istio's proxy bootstrap, `stats_config.stats_tags` (Envoy's std::regex dialect, as Istio writes them).
+ISTIO_STATS_TAGS = (
+    ("cluster_name", r"^cluster\.((.+?(\..+?\.svc\.cluster\.local)?)\.)"),
+    ("tcp_prefix", r"^tcp\.((.*?)\.)\w+?$"),
+    ("response_code", r"_rq(_(\d{3}))$"),
+    ("response_code_class", r"_rq(_(\dxx))$"),
+    (
+        "http_conn_manager_listener_prefix",
+        r"^listener(?=\.).*?\.http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)",
+    ),
+    ("http_conn_manager_prefix", r"^http\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)"),
+    ("listener_address", r"^listener\.(((?:[_.[:digit:]]*|[_\[\]aAbBcCdDeEfF[:digit:]]*))\.)"),
+    ("mongo_prefix", r"^mongo\.(.+?)\.(collection|cmd|cx_|op_|delays_|decoding_)(.*?)$"),
+    ("cache", r"(cache\.(.+?)\.)"),
+    ("component", r"(component\.(.+?)\.)"),
+    ("tag", r"(tag\.(.+?);\.)"),
+    ("wasm_filter", r"(wasm_filter\.(.+?)\.)"),
+    ("authz_enforce_result", r"rbac(\.(allowed|denied))"),
+    ("authz_dry_run_action", r"(\.istio_dry_run_(allow|deny)_)"),
+    ("authz_dry_run_result", r"(\.shadow_(allowed|denied))"),
 )
 
 
 def stats_config() -> dict:
     return {
         "use_all_default_tags": False,
-        "stats_tags": [
-            {"tag_name": "envoy.cluster_name", "regex": ISTIO_CLUSTER_NAME_REGEX},
-            *({"tag_name": name} for name in _ENVOY_DEFAULT_TAGS),
-        ],
+        "stats_tags": [{"tag_name": name, "regex": regex} for name, regex in ISTIO_STATS_TAGS],
     }
