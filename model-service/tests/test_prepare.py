@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from model_service.integrity import sha256_file
 from model_service.settings import Settings
 from model_service.training.dataset import format_tsv
 from model_service.training.demo_data import demo_reviews
+from support.waiting import wait_until
 
 VERSION = "v2.0.0"
 # Two folds and only the lexicon's most polar words: seconds, not a minute.
@@ -43,18 +43,20 @@ def place_trained(release, cache: Path) -> Path:
 
 def readyz_after_the_first_attempt(client: TestClient) -> dict:
     """/readyz once the loader has tried once (until then its reason is "loading")."""
-    deadline = time.monotonic() + 10
-    while (answer := client.get("/readyz").json())["detail"] == "loading":
-        assert time.monotonic() < deadline, answer
-        time.sleep(0.02)
-    return answer
+    return wait_until(
+        lambda: client.get("/readyz").json(),
+        lambda answer: answer["detail"] != "loading",
+        what="the loader's first attempt",
+    )
 
 
 def wait_ready(client: TestClient) -> dict:
-    deadline = time.monotonic() + 20
-    while (answer := client.get("/readyz")).status_code != 200:
-        assert time.monotonic() < deadline, answer.json()
-        time.sleep(0.02)
+    wait_until(
+        lambda: client.get("/readyz"),
+        lambda answer: answer.status_code == 200,
+        what="/readyz 200",
+        describe=lambda answer: answer.json(),
+    )
     return client.get("/version").json()
 
 
@@ -128,12 +130,12 @@ def start_prepare(cache: Path, data: Path, log: Path, **extra: str) -> subproces
         )  # fmt: skip
 
 
-def wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in log.read_text():
+def wait_for_line(log: Path, text: str, process: subprocess.Popen) -> None:
+    def logged() -> bool:
         assert process.poll() is None, f"exited with {process.returncode}:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"no {text!r} in:\n{log.read_text()}"
-        time.sleep(0.05)
+        return text in log.read_text()
+
+    wait_until(logged, what=f"{text!r} in the log", context=log.read_text)
 
 
 @pytest.fixture
