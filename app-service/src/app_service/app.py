@@ -11,7 +11,7 @@ from service_kit.app import service_app
 from app_service import RELEASE, SERVICE
 from app_service.deps import State
 from app_service.metrics import API_STATUSES, Metrics
-from app_service.model_client import ModelClient, ModelServiceError, build_http_client
+from app_service.model_client import ModelClient, ModelServiceError, open_session
 from app_service.routes import api, model_service_failed, readiness, store_failed
 from app_service.schemas import ReadyStatus
 from app_service.settings import Settings
@@ -32,16 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.awaiting_feedback.set(await store.count_awaiting_feedback())
         # Other replicas of this arm write to the same database: every replica's gauge follows the arm's count.
         recount = asyncio.create_task(_recount_awaiting_feedback(store, metrics))
-        http = build_http_client(
-            str(settings.model_service_url),
+        session = open_session(
             connect_timeout=settings.model_service_connect_timeout_seconds,
             read_timeout=settings.model_service_timeout_seconds,
         )
         try:
-            yield State(settings, metrics, store, ModelClient(http, metrics))
+            yield State(settings, metrics, store, ModelClient(session, str(settings.model_service_url), metrics))
         finally:
             recount.cancel()
-            await http.aclose()
+            await session.close()
             await store.close()
 
     app = service_app(

@@ -1,7 +1,6 @@
 """`app-service serve`: run the HTTP API with the settings from the environment."""
 
 import asyncio
-import logging
 import sys
 
 from service_kit.serve import read_serve_command, serve
@@ -15,7 +14,6 @@ from app_service.store import StoreError, open_store
 def main(argv: list[str] | None = None) -> int:
     read_serve_command("app-service", __doc__.splitlines()[0], argv)
     settings = settings_or_exit(Settings, "app-service")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
     try:
         # Creates or migrates the schema; an unusable database stops here, in one line.
         asyncio.run(_open_and_close(settings))
