@@ -14,7 +14,6 @@ bench/results.json; exits 1 if any request failed or a fast path was inexact.
 """
 
 import argparse
-import csv
 import datetime
 import os
 import platform
@@ -22,15 +21,15 @@ import resource
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from model_service.training.demo_data import demo_reviews
 from sentiment_devtools.stack.model_release import DEMO_SUFFIX, ensure_release
 from sentiment_devtools.system import SERVICES
 
 from bench.figures import Figures
 from bench.in_process import exact_on, load_model, time_model
-from bench.load import run_load, write_bodies
+from bench.load import LoadResult, Target, read_reviews, run_load, write_bodies
 from bench.proc import peak_rss_mib, tree_cpu_seconds
 from bench.report import table, write_json
 from bench.startup import time_to_ready
@@ -39,14 +38,17 @@ from bench.system import (
     full_path_target,
     k8s_without_rate_limit,
     model_service_target,
+    page_target,
     start_system,
 )
 
 CONCURRENCIES = (1, 8)
 # The processes a request to the stable arm passes through, whose CPU time per request is counted.
-LOADED = ("model-service/stable", "app-service/stable", "envoy")
+PREDICT = ("model-service/stable",)
+FULL_PATH = ("model-service/stable", "app-service/stable", "envoy")
+PAGE = ("app-frontend/stable", "envoy")
 # On PostgreSQL: both of the arm's app-service replicas, and the server (its backends included).
-LOADED_POSTGRES = ("model-service/stable", "app-service/stable", "app-service/stable/2", "envoy", "postgres")
+FULL_PATH_POSTGRES = ("model-service/stable", "app-service/stable", "app-service/stable/2", "envoy", "postgres")
 
 
 def main() -> int:
@@ -61,7 +63,7 @@ def main() -> int:
     arguments = parser.parse_args()
 
     release = ensure_release(arguments.releases, arguments.model_version, arguments.data)
-    reviews = _reviews(arguments.data)
+    reviews = read_reviews(arguments.data)
     model = load_model(release)
     load_before = os.getloadavg()
     started_at = datetime.datetime.now(datetime.UTC)
@@ -74,15 +76,16 @@ def main() -> int:
     try:
         bodies = write_bodies(reviews, arguments.state_dir / "bodies.jsonl")
         loads = [
-            ("predict", "model-service /v1/predict", model_service_target(stack)),
-            ("full", "full path: gateway, app-service, sidecar, model-service, database", full_path_target(stack)),
-        ]
-        for _, _, target in loads:  # connections opened, caches warm
-            run_load(target, bodies, max(CONCURRENCIES), 1)
+            Load("predict", "model-service /v1/predict", model_service_target(stack), _pids(stack, PREDICT)),
+            Load("full", "full path: gateway, app-service, sidecar, model-service, database", full_path_target(stack),
+                 _pids(stack, FULL_PATH)),
+            Load("page", "the page: gateway, app-frontend", page_target(stack), _pids(stack, PAGE)),
+        ]  # fmt: skip
+        for load in loads:  # connections opened, caches warm
+            run_load(load.target, bodies, max(CONCURRENCIES), 1)
         for run in range(1, arguments.runs + 1):
             print(f"bench: run {run} of {arguments.runs} (load average {os.getloadavg()[0]:.1f})", flush=True)
-            pids = {name: stack.supervisor.process(name).popen.pid for name in LOADED}
-            _run(figures, model, reviews, loads, bodies, arguments.seconds, pids)
+            _run(figures, model, reviews, loads, bodies, arguments.seconds)
         for name in ("model-service/stable", "app-service/stable", "app-frontend/stable", "envoy"):
             service = name.split("/")[0]
             pid = stack.supervisor.process(name).popen.pid
@@ -99,12 +102,12 @@ def main() -> int:
         Path(postgres_dir).chmod(0o755)  # the server may run as the postgres user
         stack = start_system(release, arguments.state_dir / "system-postgres", k8s_dir, Path(postgres_dir))
         try:
-            loads = [("full_pg", "full path on PostgreSQL, 2 app-service replicas", full_path_target(stack))]
-            run_load(loads[0][2], bodies, max(CONCURRENCIES), 1)
+            load = Load("full_pg", "full path on PostgreSQL, 2 app-service replicas", full_path_target(stack),
+                        _pids(stack, FULL_PATH_POSTGRES))  # fmt: skip
+            run_load(load.target, bodies, max(CONCURRENCIES), 1)
             for run in range(1, arguments.runs + 1):
                 print(f"bench: PostgreSQL run {run} of {arguments.runs}", flush=True)
-                pids = {name: stack.supervisor.process(name).popen.pid for name in LOADED_POSTGRES}
-                _run_loads(figures, loads, bodies, arguments.seconds, pids, times=None)
+                _run_loads(figures, [load], bodies, arguments.seconds, times=None)
         finally:
             stack.stop()
     exact = exact_on(model, reviews)
@@ -130,7 +133,21 @@ def main() -> int:
     return 0 if exact and errors == 0 else 1
 
 
-def _run(figures: Figures, model, reviews: list[str], loads, bodies: Path, seconds: int, pids: dict[str, int]) -> None:
+@dataclass(frozen=True)
+class Load:
+    """One load of the benchmark: its figures' key, what it drives, and the processes whose CPU time it counts."""
+
+    key: str
+    label: str
+    target: Target
+    pids: dict[str, int]
+
+
+def _pids(stack, names: tuple[str, ...]) -> dict[str, int]:
+    return {name: stack.supervisor.process(name).popen.pid for name in names}
+
+
+def _run(figures: Figures, model, reviews: list[str], loads: list[Load], bodies: Path, seconds: int) -> None:
     """One run: the model in process, then each load; ratios against this run's in-process times."""
     times = time_model(model, reviews)
     for key, label, single in (("sklearn", "scikit-learn predict_proba", times.sklearn),
@@ -139,50 +156,53 @@ def _run(figures: Figures, model, reviews: list[str], loads, bodies: Path, secon
         figures.record(f"{key}_single_p99", label, "ms", single.p99_ms)
     figures.record("sklearn_batch", "scikit-learn predict_proba", "reviews/s", times.sklearn_batch_per_s)
     figures.record("served_batch", "served path (compiled batch)", "reviews/s", times.served_batch_per_s)
-    _run_loads(figures, loads, bodies, seconds, pids, times)
+    _run_loads(figures, loads, bodies, seconds, times)
 
 
-def _run_loads(figures: Figures, loads, bodies: Path, seconds: int, pids: dict[str, int], times) -> None:
+def _run_loads(figures: Figures, loads: list[Load], bodies: Path, seconds: int, times) -> None:
     """Each load at each concurrency; CPU per request by process at the highest; ratios to `times` if given."""
-    for key, label, target in loads:
+    for load in loads:
+        key, label = load.key, load.label
         for concurrency in CONCURRENCIES:
-            cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
-            result = run_load(target, bodies, concurrency, seconds)
-            cpu_after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
+            cpu_before = _cpu_seconds(load.pids)
+            result = run_load(load.target, bodies, concurrency, seconds)
+            cpu_after = _cpu_seconds(load.pids)
             name = f"{key}_c{concurrency}"
             if concurrency == max(CONCURRENCIES):
-                _record_cpu(figures, key, label, cpu_before, cpu_after, result.requests)
+                _record_cpu(figures, key, label, cpu_before, cpu_after, result)
             figures.record(f"{name}_p50", f"{label}, concurrency {concurrency}", "ms", result.p50_ms)
             figures.record(f"{name}_p99", "", "ms", result.p99_ms)
             figures.record(f"{name}_rate", "", "requests/s", result.per_second)
             figures.record(f"{name}_errors", "", "requests", result.errors)
-            if times is not None:
+            figures.record(f"{name}_tail", "", "x", result.p99_ms / result.p50_ms)
+            if times is not None and "model-service/stable" in load.pids:  # a load the model answers
                 figures.record(f"{name}_ratio", "", "x", result.p50_ms / times.sklearn.p50_ms)
                 figures.record(f"{name}_compiled_ratio", "", "x", result.p50_ms / times.served.p50_ms)
 
 
-def _record_cpu(figures: Figures, key: str, label: str, before: dict, after: dict, requests: int) -> None:
-    """CPU milliseconds per request of each process on the path, and what two idle cores could carry at that cost."""
+def _record_cpu(figures: Figures, key: str, label: str, before: dict, after: dict, result: LoadResult) -> None:
+    """CPU milliseconds per request of each process on the path; what two idle cores could carry at that cost; and
+    the share of it the load reached: well below 1, the requests waited for something other than a free core
+    (scheduling, a queue, a lock), not for the CPU they cost."""
     total = 0.0
     for name in before:
-        per_request = (after[name] - before[name]) * 1000 / requests
+        per_request = (after[name] - before[name]) * 1000 / result.requests
         total += per_request
         figures.record(f"cpu_{key}_{name}", f"{label}: {name}", "ms CPU/request", per_request)
     figures.record(f"cpu_{key}_total", f"{label}: all of them", "ms CPU/request", total)
     cores = os.cpu_count() or 1
-    figures.record(f"capacity_{key}", f"{label}: {cores} cores / CPU per request", "requests/s", cores * 1000 / total)
+    capacity = cores * 1000 / total
+    figures.record(f"capacity_{key}", f"{label}: {cores} cores / CPU per request", "requests/s", capacity)
+    figures.record(f"reached_{key}", f"{label}: measured / that capacity", "x", result.per_second / capacity)
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    return {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
 
 
 def _children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _reviews(data: Path | None) -> list[str]:
-    if data is None:
-        return demo_reviews()[0]
-    with data.open(encoding="utf-8-sig", newline="") as file:
-        return [row["Review"] for row in csv.DictReader(file, delimiter="\t")]
 
 
 def _header(context: dict) -> list[str]:

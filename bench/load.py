@@ -7,22 +7,26 @@ CPU per request than a Python client would, and this machine has two cores
 for everything.
 """
 
+import csv
 import json
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from model_service.training.demo_data import demo_reviews
+
 SCRIPT = Path(__file__).with_name("post_reviews.lua")
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where the load goes: a URL, and the headers a real caller would send."""
+    """Where the load goes: a URL, and the headers a real caller would send; POSTs of the bodies, or GETs."""
 
     url: str
     path: str
     headers: dict[str, str]
+    get: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,14 @@ def wrk_path() -> str:
     return path
 
 
+def read_reviews(data: Path | None) -> list[str]:
+    """The reviews of a training TSV, or of the demo corpus."""
+    if data is None:
+        return demo_reviews()[0]
+    with data.open(encoding="utf-8-sig", newline="") as file:
+        return [row["Review"] for row in csv.DictReader(file, delimiter="\t")]
+
+
 def write_bodies(reviews: list[str], path: Path) -> Path:
     """One JSON request body per line: what wrk sends, in turn."""
     path.write_text("".join(json.dumps({"review": review}) + "\n" for review in reviews))
@@ -55,7 +67,7 @@ def run_load(target: Target, bodies: Path, concurrency: int, seconds: int, timeo
     headers = [f"{name}: {value}" for name, value in target.headers.items()]
     command = [
         wrk_path(), "-t1", f"-c{concurrency}", f"-d{seconds}s", f"--timeout={timeout_seconds}s",
-        "-s", str(SCRIPT), target.url, "--", str(bodies), target.path, *headers,
+        "-s", str(SCRIPT), target.url, "--", "-" if target.get else str(bodies), target.path, *headers,
     ]  # fmt: skip
     finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
     summary = json.loads(finished.stdout.strip().splitlines()[-1])

@@ -1,5 +1,6 @@
--- wrk script: POST one JSON body per line of a file, in turn, and print the
--- results as one JSON line (latencies in microseconds).
+-- wrk script: POST one JSON body per line of a file, in turn (or GET the path
+-- when BODIES_FILE is "-"), and print the results as one JSON line (latencies
+-- in microseconds).
 --
 --   wrk -t1 -c8 -d5s -s post_reviews.lua URL -- BODIES_FILE PATH [HEADER: VALUE ...]
 
@@ -12,6 +13,11 @@ function init(args)
   for i = 3, #args do
     local name, value = args[i]:match("^([^:]+):%s*(.*)$")
     headers[name] = value
+  end
+  if bodies == "-" then
+    headers["Content-Type"] = nil
+    requests[1] = wrk.format("GET", path, headers)
+    return
   end
   for body in io.lines(bodies) do
     requests[#requests + 1] = wrk.format("POST", path, headers, body)

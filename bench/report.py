@@ -8,20 +8,26 @@ from bench.figures import GOALS, Figures, Goal
 SECTIONS = (
     ("in process, one review", ("sklearn_single", "served_single")),
     ("in process, a batch of 1,000 reviews", ("sklearn_batch", "served_batch")),
-    ("HTTP (wrk, closed loop)", ("predict_c1", "predict_c8", "full_c1", "full_c8", "full_pg_c1", "full_pg_c8")),
     (
-        "CPU time per request at concurrency 8, by process, and what 2 cores could carry at that cost",
+        "HTTP (wrk, closed loop)",
+        ("predict_c1", "predict_c8", "full_c1", "full_c8", "full_pg_c1", "full_pg_c8", "page_c1", "page_c8"),
+    ),
+    (
+        "CPU time per request at concurrency 8, by process; what 2 cores could carry at that cost, and the share of it"
+        " reached",
         (
             "cpu_predict_model-service/stable",
             "cpu_predict_wrk",
             "cpu_predict_total",
             "capacity_predict",
+            "reached_predict",
             "cpu_full_model-service/stable",
             "cpu_full_app-service/stable",
             "cpu_full_envoy",
             "cpu_full_wrk",
             "cpu_full_total",
             "capacity_full",
+            "reached_full",
             "cpu_full_pg_model-service/stable",
             "cpu_full_pg_app-service/stable",
             "cpu_full_pg_app-service/stable/2",
@@ -30,6 +36,13 @@ SECTIONS = (
             "cpu_full_pg_wrk",
             "cpu_full_pg_total",
             "capacity_full_pg",
+            "reached_full_pg",
+            "cpu_page_app-frontend/stable",
+            "cpu_page_envoy",
+            "cpu_page_wrk",
+            "cpu_page_total",
+            "capacity_page",
+            "reached_page",
         ),
     ),
     (
@@ -46,7 +59,7 @@ SECTIONS = (
     ("peak RSS under load", ("rss_model-service", "rss_app-service", "rss_app-frontend", "rss_envoy")),
 )
 # The columns of an HTTP load, each a figure key suffix.
-LOAD_COLUMNS = (("_p50", "p50 ms"), ("_p99", "p99 ms"), ("_rate", "req/s"), ("_errors", "errors"),
+LOAD_COLUMNS = (("_p50", "p50 ms"), ("_p99", "p99 ms"), ("_rate", "req/s"), ("_errors", "errors"), ("_tail", "p99/p50"),
                 ("_ratio", "p50/sklearn"), ("_compiled_ratio", "p50/served"))  # fmt: skip
 
 

@@ -14,7 +14,7 @@ import yaml
 from sentiment_devtools.stack.instances import Ports
 from sentiment_devtools.stack.model_release import LocalRelease
 from sentiment_devtools.stack.stack import LocalStack
-from sentiment_devtools.system import API_HOST
+from sentiment_devtools.system import API_HOST, FRONTEND_HOST
 
 from bench.load import Target
 
@@ -66,4 +66,13 @@ def full_path_target(stack: LocalStack) -> Target:
             "Origin": stack.frontend_url,
             "X-App-Version": "stable",
         },
+    )
+
+
+def page_target(stack: LocalStack) -> Target:
+    """A returning visitor of the stable arm loading the page: the gateway, by the page's public name, and the
+    frontend's render."""
+    port = stack.ports.ingress
+    return Target(
+        f"http://127.0.0.1:{port}", "/", {"Host": f"{FRONTEND_HOST}:{port}", "Cookie": "app-version=stable"}, get=True
     )

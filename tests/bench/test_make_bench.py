@@ -21,6 +21,9 @@ FIGURES = [
     "startup_model-service", "startup_app-service", "rss_model-service", "rss_app-service", "rss_envoy",
     # the full path on PostgreSQL, two app-service replicas of the arm, beside SQLite's
     "full_pg_c1_p50", "full_pg_c8_rate", "full_pg_c8_p99", "cpu_full_pg_postgres", "cpu_full_pg_app-service/stable/2",
+    # what the load reached of the capacity its CPU per request allows; the page, for the frontend's sizing
+    "reached_full", "reached_full_pg", "full_c8_tail", "page_c8_rate", "cpu_page_app-frontend/stable",
+    "rss_app-frontend",
 ]  # fmt: skip
 
 
@@ -42,7 +45,7 @@ def test_bench_measures_every_figure_on_the_real_system_without_errors(release: 
     for key in FIGURES:
         assert results["figures"][key]["median"] > 0, key
     errors = {key: figure["median"] for key, figure in results["figures"].items() if key.endswith("_errors")}
-    loads = ("predict_c1", "predict_c8", "full_c1", "full_c8", "full_pg_c1", "full_pg_c8")
+    loads = ("predict_c1", "predict_c8", "full_c1", "full_c8", "full_pg_c1", "full_pg_c8", "page_c1", "page_c8")
     assert errors == dict.fromkeys((f"{load}_errors" for load in loads), 0)
-    assert len(results["goals"]) == 7
+    assert len(results["goals"]) == 8
     assert "goals" in finished.stdout

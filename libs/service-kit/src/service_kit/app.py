@@ -8,6 +8,7 @@ gives to its routes (each service's deps.py wraps it in a typed dependency).
 """
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -58,6 +59,11 @@ def service_app(
     @contextlib.asynccontextmanager
     async def lifespan_with_state(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         async with lifespan(app) as state:
+            # What lives as long as the process (modules, the app, its routes' schemas, the model) is moved
+            # out of the collector's sight: else each full collection walks all of it, a pause every request
+            # in flight waits through. The full path's p99 at concurrency 8: 22-35 ms -> 14-17 ms (bench.ab).
+            gc.collect()
+            gc.freeze()
             yield {_STATE: state}
 
     app = FastAPI(
