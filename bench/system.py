@@ -45,6 +45,7 @@ def start_system(release: LocalRelease, state_dir: Path, k8s_dir: Path, postgres
     stack = LocalStack(
         release, state_dir, k8s_dir=k8s_dir, ports=Ports.free(), log_dir=state_dir / "logs",
         database="sqlite" if postgres_dir is None else "postgres", postgres_dir=postgres_dir,
+        access_log=False,  # as Istio's default mesh runs: no access log
     )  # fmt: skip
     stack.start()
     return stack

@@ -48,8 +48,10 @@ def envoy_process(k8s_dir: Path, instances: list[Instance], ports: Ports, state_
     return envoy_process_for(compiled_config(k8s_dir, instances, ports, state_dir, tls), ports, state_dir)
 
 
-def compiled_config(k8s_dir: Path, instances: list[Instance], ports: Ports, state_dir: Path, tls: bool) -> dict:
-    """k8s/ compiled into Envoy's configuration for these local processes."""
+def compiled_config(
+    k8s_dir: Path, instances: list[Instance], ports: Ports, state_dir: Path, tls: bool, access_log: bool = True
+) -> dict:
+    """k8s/ compiled into Envoy's configuration for these local processes; with an access log, or without."""
     envoy_dir = state_dir / "envoy"
     envoy_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -69,7 +71,7 @@ def compiled_config(k8s_dir: Path, instances: list[Instance], ports: Ports, stat
         tls=self_signed([FRONTEND_HOST, API_HOST, *PUBLIC_HOSTS.values()], envoy_dir / "tls") if tls else None,
         tls_port=ports.ingress_tls if tls else None,
         # Every request with Envoy's response flags (e.g. UC, UF, UO, RL): the first place to look.
-        access_log=access_log_path(state_dir),
+        access_log=access_log_path(state_dir) if access_log else None,
         inbound=[
             # Every service's sidecar: mTLS in front of each, and its AuthorizationPolicy if it has one.
             Inbound({"app": i.service, "version": i.version}, ports.inbound[i.port], i.port)

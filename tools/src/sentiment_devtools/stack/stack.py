@@ -43,9 +43,11 @@ class LocalStack:
         log_dir: Path | None = None,
         database: str = "sqlite",
         postgres_dir: Path | None = None,
+        access_log: bool = True,
     ) -> None:
         """database: "sqlite", or "postgres" with its server's folder in postgres_dir (default <state_dir>/postgres),
-        which the postgres user must reach when we are root."""
+        which the postgres user must reach when we are root. access_log: Envoy logs every request to
+        <state_dir>/envoy/access.log (Istio's default mesh logs none)."""
         if database not in DATABASES:
             raise ValueError(f"database must be one of {DATABASES}, not {database!r}")
         self.release = release
@@ -53,6 +55,7 @@ class LocalStack:
         self.k8s_dir = k8s_dir
         self.ports = ports or Ports.default()
         self.tls = tls
+        self.access_log = access_log
         postgres_dir = postgres_dir or state_dir.resolve() / "postgres"
         self.postgres = LocalPostgres(postgres_dir, self.ports.postgres) if database == "postgres" else None
         urls = None
@@ -139,7 +142,7 @@ class LocalStack:
         self.supervisor.stop_all(self.supervisor.stop_last)
 
     def _envoy(self, k8s_dir: Path) -> Process:
-        config = compiled_config(k8s_dir, self.instances, self.ports, self.state_dir, self.tls)
+        config = compiled_config(k8s_dir, self.instances, self.ports, self.state_dir, self.tls, self.access_log)
         self.endpoints = Endpoints(config, self.state_dir / "envoy" / "endpoints")
         return envoy_process_for(config, self.ports, self.state_dir)
 
