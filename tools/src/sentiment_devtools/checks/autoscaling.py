@@ -23,7 +23,8 @@ from sentiment_devtools.checks.database import single_writer
 from sentiment_devtools.manifests.model import WORKLOAD_KINDS, Manifests, Workload, disruptions_allowed, namespace, ref
 from sentiment_devtools.system import SERVICES
 
-PROXY_REQUESTS = {"cpu": "sidecar.istio.io/proxyCPU", "memory": "sidecar.istio.io/proxyMemory"}
+# The injected proxy's CPU and memory requests, which the pod template sets for Istio's injector.
+PROXY_REQUESTS = ("sidecar.istio.io/proxyCPU", "sidecar.istio.io/proxyMemory")
 
 
 def _target(m: Manifests, autoscaler: Mapping) -> Workload | None:
@@ -41,7 +42,7 @@ def autoscalers_scale_workloads(m: Manifests) -> list[str]:
             problems.append(f"{where}: maxReplicas {most} is below minReplicas {fewest}")
         workload = _target(m, autoscaler)
         if workload is None:
-            named = f"{target['kind']}/{target['name']} ({target.get('apiVersion')})"
+            named = f"{target['kind']}/{target['name']} ({target.get('apiVersion', 'no apiVersion')})"
             versions = {(w.document["kind"], w.document["metadata"]["name"]): w.document["apiVersion"]
                         for w in m.workloads() if w.namespace == namespace(autoscaler)}  # fmt: skip
             found = versions.get((target["kind"], target["name"]))
@@ -104,7 +105,7 @@ def _request_problems(m: Manifests, workload: Workload, autoscaler: Mapping) -> 
                 "utilisation is unknown to the autoscaler and its new pods are placed blind"
             )
     if _injected(m, workload):
-        missing = [name for name in PROXY_REQUESTS.values() if name not in workload.pod_annotations]
+        missing = [name for name in PROXY_REQUESTS if name not in workload.pod_annotations]
         if missing:
             problems.append(
                 f"{workload.ref}'s injected Istio proxy has no {', '.join(missing)}: its requests would be Istio's "
