@@ -4,7 +4,7 @@ database tie together, and the replicas roll out without a moment down (sentimen
 import copy
 
 import pytest
-from sentiment_devtools.checks import database, wiring
+from sentiment_devtools.checks import autoscaling, database, wiring
 from sentiment_devtools.manifests.model import Manifests
 from sentiment_devtools.manifests.render import render
 from sentiment_devtools.system import ARMS
@@ -63,7 +63,7 @@ def move_the_root_certificate(documents):
 
 
 def run_one_replica(documents):
-    find(documents, "Deployment", "app-service-canary")["spec"]["replicas"] = 1
+    find(documents, "HorizontalPodAutoscaler", "app-service-canary")["spec"]["minReplicas"] = 1
 
 
 def roll_with_a_pod_unavailable(documents):
@@ -176,3 +176,50 @@ def test_a_sqlite_arm_rolled_out_beside_itself_is_refused_as_a_read_write_once_c
         "beside its own new pod in a rollout, and nothing requires them on one node" in problem
         for problem in problems
     ), problems
+
+
+def sqlite_autoscaler(arm: str, most: int) -> dict:
+    """An autoscaler of the arm's app-service as the PostgreSQL layout has it, up to `most` replicas."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": f"app-service-{arm}", "namespace": "sentiment"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"app-service-{arm}"},
+            "minReplicas": 1,
+            "maxReplicas": most,
+        },
+    }
+
+
+def test_the_sqlite_layout_has_no_autoscaler_of_the_app_service(rendered_sqlite):
+    m = Manifests(rendered_sqlite)
+    scaled = {autoscaler["spec"]["scaleTargetRef"]["name"] for autoscaler in m.of_kind("HorizontalPodAutoscaler")}
+    assert scaled == {f"{service}-{arm}" for service in ("app-frontend", "model-service") for arm in ARMS}
+    assert autoscaling.every_arm_autoscales(m) == []
+
+
+def test_a_sqlite_arm_under_an_autoscaler_of_two_replicas_is_refused(rendered_sqlite):
+    # Given the SQLite layout with the autoscaler the PostgreSQL layout gives the canary's app-service
+    documents = [*copy.deepcopy(rendered_sqlite), sqlite_autoscaler("canary", 2)]
+    del find(documents, "Deployment", "app-service-canary")["spec"]["replicas"]
+    m = Manifests(documents)
+
+    # Then both checks refuse a second writer on the file
+    assert autoscaling.every_arm_autoscales(m) == [
+        "HorizontalPodAutoscaler/app-service-canary: scales Deployment/app-service-canary, an app-service on SQLite, "
+        "to 2 replicas: a SQLite file has one writer (no autoscaler, or maxReplicas 1)"
+    ]
+    assert database.replicas_roll_without_downtime(m) == [
+        "Deployment/app-service-canary: a SQLite database has one writer: 1 replica and the Recreate strategy, "
+        "not 1 to 2 (its HorizontalPodAutoscaler) and Recreate"
+    ]
+
+
+def test_a_sqlite_arm_under_an_autoscaler_of_one_replica_passes(rendered_sqlite):
+    documents = [*copy.deepcopy(rendered_sqlite), sqlite_autoscaler("stable", 1)]
+    del find(documents, "Deployment", "app-service-stable")["spec"]["replicas"]
+    m = Manifests(documents)
+    assert autoscaling.every_arm_autoscales(m) == []
+    assert autoscaling.autoscalers_scale_workloads(m) == []
+    assert database.replicas_roll_without_downtime(m) == []

@@ -166,10 +166,13 @@ def test_the_arms_differ_only_in_their_names_their_version_label_and_what_the_ex
     }
     stable, canary = by_arm["stable"], by_arm["canary"]
 
-    # One Deployment and one ConfigMap per service in each arm, and the app-service's disruption budget
-    expected = {(kind, service) for kind in ("Deployment", "ConfigMap") for service in SERVICES}
+    # One Deployment, one ConfigMap and one autoscaler per service in each arm, and the app-service's disruption budget
+    expected = {
+        (kind, service) for kind in ("Deployment", "ConfigMap", "HorizontalPodAutoscaler") for service in SERVICES
+    }
     assert set(stable) == set(canary) == expected | {("PodDisruptionBudget", "app-service")}
-    # The Deployments and the budget are the same but for the arm
+    # The Deployments, the autoscalers (the canary's share of the traffic is a weight it may change, and its
+    # promotion makes it the stable) and the budget are the same but for the arm
     for key in set(stable) - {("ConfigMap", service) for service in SERVICES}:
         assert stable[key] == canary[key], key
     # The settings differ in the experiment's feature flag only

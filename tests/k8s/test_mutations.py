@@ -8,6 +8,7 @@ import shutil
 import pytest
 import yaml
 from sentiment_devtools.checks import (
+    autoscaling,
     experiments,
     model_service,
     monitoring,
@@ -550,6 +551,82 @@ def start_another_experiment_without_the_arms(documents):
     find(documents, "ConfigMap", "experiments")["data"]["running"] = "model-version-v1-1-0"
 
 
+# --- the autoscalers: what they scale, within the budgets, on requests, in every arm --------------------------
+
+
+def autoscaler(documents: list[dict], deployment: str) -> dict:
+    return find(documents, "HorizontalPodAutoscaler", deployment)["spec"]
+
+
+def scale_a_misspelled_deployment(documents):
+    autoscaler(documents, "app-service-canary")["scaleTargetRef"]["name"] = "app-service-canry"
+
+
+def scale_another_kind(documents):
+    autoscaler(documents, "model-service-stable")["scaleTargetRef"]["kind"] = "StatefulSet"
+
+
+def scale_an_old_api_version(documents):
+    autoscaler(documents, "app-frontend-stable")["scaleTargetRef"]["apiVersion"] = "extensions/v1beta1"
+
+
+def max_below_min(documents):
+    autoscaler(documents, "model-service-canary").update(minReplicas=5, maxReplicas=4)
+
+
+def keep_replicas_beside_the_autoscaler(documents):
+    find(documents, "Deployment", "app-service-stable")["spec"]["replicas"] = 2
+
+
+def two_autoscalers_for_one_deployment(documents):
+    second = json.loads(json.dumps(find(documents, "HorizontalPodAutoscaler", "app-frontend-canary")))
+    second["metadata"]["name"] = "app-frontend-canary-memory"
+    documents.append(second)
+
+
+def min_replicas_the_budget_keeps(documents):
+    autoscaler(documents, "app-service-stable")["minReplicas"] = 1
+
+
+def budget_lets_every_pod_go(documents):
+    find(documents, "PodDisruptionBudget", "app-service-canary")["spec"] = {
+        "maxUnavailable": 2,
+        "selector": find(documents, "PodDisruptionBudget", "app-service-canary")["spec"]["selector"],
+    }
+
+
+def budget_lets_every_pod_go_by_percentage(documents):
+    find(documents, "PodDisruptionBudget", "app-service-stable")["spec"].pop("minAvailable")
+    find(documents, "PodDisruptionBudget", "app-service-stable")["spec"]["maxUnavailable"] = "60%"  # of 2: 1.2 -> 2
+
+
+def scale_a_container_without_a_cpu_request(documents):
+    del container(documents, "model-service-stable")["resources"]["requests"]["cpu"]
+
+
+def scale_an_init_container_without_a_memory_request(documents):
+    del init_container(documents, "model-service-canary")["resources"]["requests"]["memory"]
+
+
+def leave_the_proxy_to_istios_default(documents):
+    del find(documents, "Deployment", "app-frontend-stable")["spec"]["template"]["metadata"]["annotations"][
+        "sidecar.istio.io/proxyCPU"
+    ]
+
+
+def read_a_container_the_pod_lacks(documents):
+    autoscaler(documents, "app-service-canary")["metrics"][0]["containerResource"]["container"] = "app"
+
+
+def forget_the_canary_autoscaler(documents):
+    documents.remove(find(documents, "HorizontalPodAutoscaler", "app-service-canary"))
+
+
+def scale_on_memory_only(documents):
+    metric = autoscaler(documents, "model-service-stable")["metrics"][0]["containerResource"]
+    metric["name"] = "memory"
+
+
 MUTATIONS = [
     # The experiment declared in k8s/experiments/ and what runs
     (
@@ -626,6 +703,90 @@ MUTATIONS = [
         pods.readiness_probes_outlast_readyz,
         "Deployment/app-service-canary: app-service readinessProbe gives up after 1 s (timeoutSeconds), and its "
         "/readyz waits up to 1 s",
+    ),
+    # The autoscalers
+    (
+        scale_a_misspelled_deployment,
+        autoscaling.autoscalers_scale_workloads,
+        "HorizontalPodAutoscaler/app-service-canary: scales Deployment/app-service-canry (apps/v1), which is no "
+        "Deployment/StatefulSet/DaemonSet of namespace sentiment",
+    ),
+    (
+        scale_another_kind,
+        autoscaling.autoscalers_scale_workloads,
+        "HorizontalPodAutoscaler/model-service-stable: scales StatefulSet/model-service-stable (apps/v1), which is no",
+    ),
+    (
+        scale_an_old_api_version,
+        autoscaling.autoscalers_scale_workloads,
+        "scales Deployment/app-frontend-stable (extensions/v1beta1), which is no Deployment/StatefulSet/DaemonSet of "
+        "namespace sentiment (there is one of apps/v1)",
+    ),
+    (
+        max_below_min,
+        autoscaling.autoscalers_scale_workloads,
+        "HorizontalPodAutoscaler/model-service-canary: maxReplicas 4 is below minReplicas 5",
+    ),
+    (
+        keep_replicas_beside_the_autoscaler,
+        autoscaling.autoscalers_scale_workloads,
+        "Deployment/app-service-stable: sets replicas: 2, and HorizontalPodAutoscaler/app-service-stable owns its "
+        "count: every `kubectl apply` would reset it",
+    ),
+    (
+        two_autoscalers_for_one_deployment,
+        autoscaling.autoscalers_scale_workloads,
+        "Deployment/app-frontend-canary: scaled by HorizontalPodAutoscaler/app-frontend-canary, "
+        "HorizontalPodAutoscaler/app-frontend-canary-memory: autoscalers of one workload fight over its count",
+    ),
+    (
+        min_replicas_the_budget_keeps,
+        autoscaling.min_replicas_within_budgets,
+        "HorizontalPodAutoscaler/app-service-stable: minReplicas 1, and PodDisruptionBudget/app-service-stable lets "
+        "none of 1 pods go: a node drain would never end",
+    ),
+    (
+        budget_lets_every_pod_go,
+        autoscaling.min_replicas_within_budgets,
+        "HorizontalPodAutoscaler/app-service-canary: minReplicas 2, and PodDisruptionBudget/app-service-canary lets "
+        "all 2 pods go at once",
+    ),
+    (
+        budget_lets_every_pod_go_by_percentage,
+        autoscaling.min_replicas_within_budgets,
+        "PodDisruptionBudget/app-service-stable lets all 2 pods go at once",
+    ),
+    (
+        scale_a_container_without_a_cpu_request,
+        autoscaling.scaled_containers_ask_for_resources,
+        "HorizontalPodAutoscaler/model-service-stable: Deployment/model-service-stable's container model-service "
+        "requests no cpu: its utilisation is unknown to the autoscaler",
+    ),
+    (
+        scale_an_init_container_without_a_memory_request,
+        autoscaling.scaled_containers_ask_for_resources,
+        "Deployment/model-service-canary's container prepare-model requests no memory",
+    ),
+    (
+        leave_the_proxy_to_istios_default,
+        autoscaling.scaled_containers_ask_for_resources,
+        "HorizontalPodAutoscaler/app-frontend-stable: Deployment/app-frontend-stable's injected Istio proxy has no "
+        "sidecar.istio.io/proxyCPU",
+    ),
+    (
+        read_a_container_the_pod_lacks,
+        autoscaling.scaled_containers_ask_for_resources,
+        "its ContainerResource metric reads container app, which Deployment/app-service-canary's pods do not have",
+    ),
+    (
+        forget_the_canary_autoscaler,
+        autoscaling.every_arm_autoscales,
+        "Deployment/app-service-canary: no HorizontalPodAutoscaler scales it",
+    ),
+    (
+        scale_on_memory_only,
+        autoscaling.every_arm_autoscales,
+        "HorizontalPodAutoscaler/model-service-stable: scales Deployment/model-service-stable on no CPU metric",
     ),
     # (mutation, check that must catch it, what it must say)
     (weights_not_100, routing.weighted_splits, "weights {'stable': 85, 'canary': 20} add up to 105, not 100"),
@@ -1082,6 +1243,17 @@ def test_a_misspelled_field_of_a_built_in_kind_fails_validation(documents, valid
     assert problems == [
         "Deployment/model-service-stable: spec.template.spec.containers.0.readinessProbe: "
         "Additional properties are not allowed ('periodSecond' was unexpected)"
+    ]
+
+
+def test_a_misspelled_field_of_an_autoscaler_fails_validation(documents, validator):
+    # autoscaling/v2, as Kubernetes 1.33 serves it
+    spec = find(documents, "HorizontalPodAutoscaler", "app-service-stable")["spec"]
+    spec["minReplica"] = spec.pop("minReplicas")
+    problems = validator.problems(find(documents, "HorizontalPodAutoscaler", "app-service-stable"))
+    assert problems == [
+        "HorizontalPodAutoscaler/app-service-stable: spec: Additional properties are not allowed ('minReplica' was "
+        "unexpected)"
     ]
 
 

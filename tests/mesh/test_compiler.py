@@ -584,6 +584,21 @@ def test_unsupported_resources_are_refused(manifest, message):
     assert message in str(raised.value)
 
 
+def test_an_autoscaler_like_every_kind_outside_istio_changes_nothing():
+    # The manifests' HorizontalPodAutoscalers scale pods in a cluster; locally each process is one workload
+    autoscaler = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web-stable"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web-stable"},
+            "minReplicas": 2,
+            "maxReplicas": 4,
+        },
+    }
+    assert compiled([*base_manifests(), autoscaler]) == compiled(base_manifests())
+
+
 def test_a_subset_with_no_local_workload_is_refused():
     with pytest.raises(CompileError, match=r"no local workload has the labels \{'app': 'web', 'version': 'canary'\}"):
         compiled(

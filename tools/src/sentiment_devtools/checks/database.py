@@ -7,17 +7,18 @@ the server's certificate, and the Service `<cluster>-rw` in front of the primary
 the checks hold the rest to them: each arm's DATABASE_URL names the primary's Service of a Cluster here and a
 database that Cluster has (its bootstrap's, or a `Database` of it), owned by the role whose credentials the pod
 reads; and a TLS root certificate it names is mounted from the operator's CA. An arm on PostgreSQL runs two
-replicas or more, rolled with none unavailable, under a disruption budget that lets one go, spread over nodes,
-and drained on termination: a preStop sleep, longer than the mesh takes to drop the pod from its endpoints,
-that with the server's own graceful shutdown fits in the grace period. An arm on SQLite runs one replica,
-replaced, never rolled: a SQLite file has one writer.
+replicas or more (its autoscaler's minReplicas, where one owns the count), rolled with none unavailable, under a
+disruption budget that lets one go, spread over nodes, and drained on termination: a preStop sleep, longer than
+the mesh takes to drop the pod from its endpoints, that with the server's own graceful shutdown fits in the grace
+period. An arm on SQLite runs one replica, replaced, never rolled, and no autoscaler may raise it: a SQLite file
+has one writer.
 """
 
 import re
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from sentiment_devtools.manifests.model import Manifests, Workload, label_selector_matches, namespace
+from sentiment_devtools.manifests.model import Manifests, Workload, disruptions_allowed, namespace
 
 APP_SECRET_KEYS = frozenset({
     "username", "user", "password", "dbname", "host", "port", "pgpass", "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri",
@@ -134,6 +135,12 @@ def _mounted_from(workload: Workload, container: Mapping, path: str, secret: str
     return False
 
 
+def single_writer(m: Manifests, workload: Workload) -> bool:
+    """Whether the workload is an app-service on SQLite: one writer per database file."""
+    found = _database_url(m, workload)
+    return found is not None and found[1].startswith("sqlite:///")
+
+
 def replicas_roll_without_downtime(m: Manifests) -> list[str]:
     """PostgreSQL: 2+ replicas, rolled with none unavailable, a budget that lets one go, spread, drained in time.
     SQLite: one replica, replaced (Recreate)."""
@@ -142,21 +149,23 @@ def replicas_roll_without_downtime(m: Manifests) -> list[str]:
         found = _database_url(m, workload)
         if found is None:
             continue
-        spec = workload.document["spec"]
-        replicas, strategy = spec.get("replicas", 1), spec.get("strategy", {})
-        if found[1].startswith("sqlite:///"):
-            if replicas != 1 or strategy.get("type") != "Recreate":
+        fewest, most = m.replica_range(workload)
+        replicas = str(fewest) if fewest == most else f"{fewest} to {most} (its HorizontalPodAutoscaler)"
+        strategy = workload.document["spec"].get("strategy", {})
+        if single_writer(m, workload):
+            if most != 1 or strategy.get("type") != "Recreate":
                 problems.append(
                     f"{workload.ref}: a SQLite database has one writer: 1 replica and the Recreate strategy, "
                     f"not {replicas} and {strategy.get('type', 'RollingUpdate')}"
                 )
             continue
-        problems += [f"{workload.ref}: {problem}" for problem in _rollout_problems(m, workload, replicas, strategy)]
+        problems += [f"{workload.ref}: {problem}" for problem in _rollout_problems(m, workload, fewest, strategy)]
         problems += [f"{workload.ref}: {problem}" for problem in _drain_problems(workload, found[0])]
     return problems
 
 
 def _rollout_problems(m: Manifests, workload: Workload, replicas: int, strategy: Mapping) -> list[str]:
+    """replicas: the fewest the workload runs."""
     problems = []
     if replicas < 2:
         problems.append(f"{replicas} replica: one pod's restart would stop the arm (2 or more)")
@@ -166,16 +175,11 @@ def _rollout_problems(m: Manifests, workload: Workload, replicas: int, strategy:
         "0%",
     ):
         problems.append("rolls out with pods unavailable: RollingUpdate with maxUnavailable 0")
-    budgets = [
-        budget
-        for budget in m.of_kind("PodDisruptionBudget")
-        if namespace(budget) == workload.namespace
-        and label_selector_matches(budget["spec"].get("selector", {}), workload.pod_labels)
-    ]
+    budgets = m.budgets_of(workload)
     if not budgets:
         problems.append("no PodDisruptionBudget selects its pods")
     for budget in budgets:
-        allowed = _disruptions_allowed(budget["spec"], replicas)
+        allowed = disruptions_allowed(budget["spec"], replicas)
         if allowed < 1:
             problems.append(
                 f"PodDisruptionBudget/{budget['metadata']['name']} lets none of its {replicas} pods go: "
@@ -187,16 +191,6 @@ def _rollout_problems(m: Manifests, workload: Workload, replicas: int, strategy:
             "its replicas are not spread across nodes (topologySpreadConstraints on kubernetes.io/hostname)"
         )
     return problems
-
-
-def _disruptions_allowed(spec: Mapping, replicas: int) -> int:
-    def count(value: object) -> int:
-        text = str(value)
-        return -(-int(text.rstrip("%")) * replicas // 100) if text.endswith("%") else int(text)
-
-    if "minAvailable" in spec:
-        return replicas - count(spec["minAvailable"])
-    return count(spec.get("maxUnavailable", 0)) if "maxUnavailable" in spec else 0
 
 
 def _drain_problems(workload: Workload, container: Mapping) -> list[str]:

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from sentiment_devtools.checks import (
+    autoscaling,
     database,
     experiments,
     model_service,
@@ -19,7 +20,8 @@ from sentiment_devtools.checks.schemas import SchemaValidator
 from sentiment_devtools.manifests.model import Manifests
 
 # Every semantic check, in the order a reader meets the resources: how they wire together, how traffic is
-# routed and limited, what each pod needs, who may talk to whom, what is monitored, what experiment runs.
+# routed and limited, what each pod needs and how many of them run, who may talk to whom, what is monitored,
+# what experiment runs.
 CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     wiring.selectors_match_pods,
     wiring.services_select_every_arm,
@@ -41,6 +43,10 @@ CHECKS: tuple[Callable[[Manifests], list[str]], ...] = (
     pods.images_are_pinned,
     database.each_arm_reaches_its_database,
     database.replicas_roll_without_downtime,
+    autoscaling.autoscalers_scale_workloads,
+    autoscaling.min_replicas_within_budgets,
+    autoscaling.scaled_containers_ask_for_resources,
+    autoscaling.every_arm_autoscales,
     pod_security.pods_meet_the_restricted_standard,
     model_service.model_is_pinned,
     model_service.model_is_prepared,

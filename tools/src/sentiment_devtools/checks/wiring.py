@@ -163,11 +163,11 @@ def read_write_once_claims_attach(m: Manifests) -> list[str]:
             continue
         name, ns = claim["metadata"]["name"], namespace(claim)
         mounting = [w for w in m.workloads() if w.namespace == ns and name in _claims(w)]
-        if len(mounting) < 2 and not any(_rolls_out_beside_itself(w) for w in mounting):
+        if len(mounting) < 2 and not any(_rolls_out_beside_itself(m, w) for w in mounting):
             continue
         for workload in mounting:
             others = [w for w in mounting if w is not workload] + (
-                [workload] if _rolls_out_beside_itself(workload) else []
+                [workload] if _rolls_out_beside_itself(m, workload) else []
             )
             if not any(all(_on_their_node(term, other) for other in others) for term in _node_affinity_terms(workload)):
                 beside = sorted(other.ref for other in others if other is not workload)
@@ -185,11 +185,11 @@ def _claims(workload: Workload) -> set[str]:
     return {v["persistentVolumeClaim"]["claimName"] for v in workload.volumes.values() if "persistentVolumeClaim" in v}
 
 
-def _rolls_out_beside_itself(workload: Workload) -> bool:
-    """Whether two of its pods may run at once: several replicas, or a RollingUpdate (the default), whose new pod
-    starts before the old one stops."""
-    spec = workload.document["spec"]
-    return spec.get("replicas", 1) > 1 or spec.get("strategy", {}).get("type", "RollingUpdate") == "RollingUpdate"
+def _rolls_out_beside_itself(m: Manifests, workload: Workload) -> bool:
+    """Whether two of its pods may run at once: several replicas (its autoscaler's most, where one scales it), or a
+    RollingUpdate (the default), whose new pod starts before the old one stops."""
+    strategy = workload.document["spec"].get("strategy", {})
+    return m.replica_range(workload)[1] > 1 or strategy.get("type", "RollingUpdate") == "RollingUpdate"
 
 
 def _node_affinity_terms(workload: Workload) -> list[dict]:

@@ -41,6 +41,19 @@ def label_selector_matches(selector: Mapping, labels: Mapping[str, str]) -> bool
     return True
 
 
+def disruptions_allowed(budget_spec: Mapping, replicas: int) -> int:
+    """How many of `replicas` pods a PodDisruptionBudget lets an eviction take, as the disruption controller counts:
+    a percentage of the replicas rounded up, for minAvailable and maxUnavailable alike."""
+
+    def count(value: object) -> int:
+        text = str(value)
+        return -(-int(text.rstrip("%")) * replicas // 100) if text.endswith("%") else int(text)
+
+    if "minAvailable" in budget_spec:
+        return max(replicas - count(budget_spec["minAvailable"]), 0)
+    return count(budget_spec["maxUnavailable"]) if "maxUnavailable" in budget_spec else 0
+
+
 @dataclass(frozen=True)
 class Workload:
     """A Deployment (or another pod controller) and its pod template."""
@@ -107,6 +120,37 @@ class Manifests:
 
     def app_workloads(self, apps: tuple[str, ...]) -> list[Workload]:
         return [workload for workload in self.workloads() if workload.app in apps]
+
+    def autoscalers_of(self, workload: Workload) -> list[dict]:
+        """The HorizontalPodAutoscalers that scale the workload: their scaleTargetRef names its kind, name and
+        apiVersion, in its namespace."""
+        document = workload.document
+        return [
+            autoscaler
+            for autoscaler in self.of_kind("HorizontalPodAutoscaler")
+            if namespace(autoscaler) == workload.namespace
+            and autoscaler["spec"]["scaleTargetRef"]
+            == {"apiVersion": document["apiVersion"], "kind": document["kind"], "name": document["metadata"]["name"]}
+        ]
+
+    def replica_range(self, workload: Workload) -> tuple[int, int]:
+        """The fewest and the most pods the workload runs: its autoscaler's minReplicas (default 1) and
+        maxReplicas where one scales it, else its spec.replicas (default 1) both."""
+        autoscalers = self.autoscalers_of(workload)
+        if autoscalers:
+            spec = autoscalers[0]["spec"]
+            return spec.get("minReplicas", 1), spec["maxReplicas"]
+        replicas = workload.document["spec"].get("replicas", 1)
+        return replicas, replicas
+
+    def budgets_of(self, workload: Workload) -> list[dict]:
+        """The PodDisruptionBudgets that select the workload's pods."""
+        return [
+            budget
+            for budget in self.of_kind("PodDisruptionBudget")
+            if namespace(budget) == workload.namespace
+            and label_selector_matches(budget["spec"].get("selector", {}), workload.pod_labels)
+        ]
 
     def pods_selected(self, selector: Mapping[str, str], namespace_: str) -> list[Workload]:
         return [
