@@ -26,9 +26,11 @@ from pathlib import Path
 from sentiment_devtools.stack.model_release import ensure_release
 
 from bench.load import Target, read_reviews, run_load, write_bodies
-from bench.proc import tree_cpu_seconds
+from bench.proc import peak_rss_mib, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
+SERVICES = ("model-service", "app-service", "app-frontend")
+FULL_PATH = ("model-service/stable", "app-service/stable", "envoy")
 LOADS = (("full", 1), ("full", 8), ("predict", 8))
 # The goals of halving the full path's CPU (docs/performance.md): after's median over before's, at most or at least.
 GOALS = (
@@ -59,10 +61,11 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="reviews TSV: train the release on it and send its reviews")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--releases", type=Path, default=Path("var/releases"))
     parser.add_argument("--model-version", default="v1.0.0")
     parser.add_argument("--out", type=Path, default=Path("bench/ab.json"))
     arguments = parser.parse_args()
-    release = ensure_release(Path("var/releases").resolve(), arguments.model_version, arguments.data)
+    release = ensure_release(arguments.releases.resolve(), arguments.model_version, arguments.data)
     bodies = write_bodies(read_reviews(arguments.data), Path("var/bench-ab-bodies.jsonl").resolve())
     sides = [Side("before", arguments.before.resolve()), Side("after", Path.cwd())]
     try:
@@ -73,9 +76,17 @@ def main() -> int:
                 run_load(side.targets[key], bodies, 8, 1)
         for run in range(arguments.runs):
             print(f"bench.ab: run {run + 1} of {arguments.runs} (load average {os.getloadavg()[0]:.1f})", flush=True)
+            in_turn = sides if run % 2 == 0 else sides[::-1]
             for key, concurrency in LOADS:
-                for side in sides if run % 2 == 0 else sides[::-1]:
+                for side in in_turn:
                     _measure(side, key, concurrency, bodies, arguments.seconds)
+        for side in sides:
+            for name, pid in side.pids.items():
+                side.record(f"peak RSS MiB: {name}", peak_rss_mib(pid))
+        for run in range(arguments.runs):
+            for service in SERVICES:
+                for side in sides if run % 2 == 0 else sides[::-1]:
+                    _time_start_up(side, service)
     finally:
         for side in sides:
             if side.process is not None:
@@ -93,7 +104,7 @@ def _start(side: Side, release) -> None:
     command = [
         str(side.checkout / ".venv/bin/python"), str(HERE / "ab_stack.py"),
         "--release", str(release.folder), "--version", release.version, "--sha256", release.sha256,
-        "--state-dir", str(side.checkout / "var/bench-ab"),
+        "--state-dir", str(side.checkout / "var" / f"bench-ab-{side.name}"),
     ]  # fmt: skip
     environment = {**os.environ, "PYTHONPATH": str(side.checkout)}
     side.process = subprocess.Popen(command, cwd=side.checkout, env=environment, stdin=subprocess.PIPE,
@@ -106,8 +117,17 @@ def _start(side: Side, release) -> None:
     side.pids = ready["pids"]
 
 
+def _time_start_up(side: Side, service: str) -> None:
+    side.process.stdin.write(service + "\n")
+    side.process.stdin.flush()
+    timed = json.loads(side.process.stdout.readline())
+    side.record(f"start-up to ready s: {service}", timed["seconds"])
+    side.record(f"start-up CPU s: {service}", timed["cpu_seconds"])
+
+
 def _measure(side: Side, key: str, concurrency: int, bodies: Path, seconds: int) -> None:
-    counted = {name: pid for name, pid in side.pids.items() if key == "full" or name.startswith("model-service")}
+    path = FULL_PATH if key == "full" else FULL_PATH[:1]
+    counted = {name: pid for name, pid in side.pids.items() if name in path}
     before = {name: tree_cpu_seconds(pid) for name, pid in counted.items()} | {"wrk": _children_cpu_seconds()}
     result = run_load(side.targets[key], bodies, concurrency, seconds)
     after = {name: tree_cpu_seconds(pid) for name, pid in counted.items()} | {"wrk": _children_cpu_seconds()}

@@ -2,7 +2,9 @@
 
 Run by the side's own interpreter from the side's own checkout (so it runs that
 checkout's code); prints one JSON line with the targets and the pids whose CPU
-time is counted, then keeps the system up until its standard input closes.
+time and memory are counted, then keeps the system up until its standard input
+closes, timing a start-up of each service its standard input names (one JSON
+line each: seconds to ready, CPU seconds until then).
 Only what every earlier checkout's bench/system.py has is used, so a side may
 be any commit since the benchmark learnt the mesh.
 """
@@ -15,9 +17,11 @@ from pathlib import Path
 
 from sentiment_devtools.stack.model_release import LocalRelease
 
+from bench.startup import time_to_ready
 from bench.system import full_path_target, k8s_without_rate_limit, model_service_target, start_system
 
 COUNTED = ("model-service/stable", "app-service/stable", "envoy")
+MEASURED_MEMORY = (*COUNTED, "app-frontend/stable")
 
 
 def main() -> None:
@@ -34,10 +38,12 @@ def main() -> None:
     stack = start_system(release, arguments.state_dir / "system", k8s_dir)
     try:
         targets = {"predict": model_service_target(stack), "full": full_path_target(stack)}
-        pids = {name: stack.supervisor.process(name).popen.pid for name in COUNTED}
+        pids = {name: stack.supervisor.process(name).popen.pid for name in MEASURED_MEMORY}
         ready = {"targets": {key: vars(target) for key, target in targets.items()}, "pids": pids}
         print(json.dumps(ready), flush=True)
-        sys.stdin.read()
+        for line in sys.stdin:
+            wall, cpu = time_to_ready(stack.instance(line.strip(), "stable"), arguments.state_dir)
+            print(json.dumps({"seconds": wall, "cpu_seconds": cpu}), flush=True)
     finally:
         stack.stop()
 

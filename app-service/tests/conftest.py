@@ -33,7 +33,8 @@ def free_port() -> int:
 
 
 class StandInModelService:
-    """Answers like the model-service, or misbehaves as told: mode is ok, slow, error, garbage, drop or drop_once."""
+    """Answers like the model-service, or misbehaves as told: mode is ok, slow, error, garbage, drop, drop_once or
+    hang_up_after (answers, then closes the keep-alive connection without saying so)."""
 
     def __init__(self) -> None:
         self.mode = "ok"
@@ -61,6 +62,7 @@ class StandInModelService:
                 elif mode == "garbage":
                     self._send(200, {"label": "maybe"})
                 else:
+                    self.close_connection = mode == "hang_up_after"
                     negative = any(word in body["review"].lower() for word in NEGATIVE_WORDS)
                     label = "negative" if negative else "positive"
                     self._send(200, {"label": label, "confidence": 0.875, "model_version": "v9.9.9",

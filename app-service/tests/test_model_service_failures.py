@@ -47,6 +47,15 @@ def test_a_dropped_connection_is_retried_once(client, model_service, metric):
     assert metric(client, 'model_service_errors_total{reason="unavailable",version="stable"}') == 0
 
 
+def test_a_keep_alive_connection_the_model_service_closed_is_never_a_failed_review(client, model_service, metric):
+    model_service.mode = "hang_up_after"
+
+    answers = [client.post("/api/v1/sentiment", json=REVIEW) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200], [answer.text for answer in answers]
+    assert metric(client, 'model_service_errors_total{reason="unavailable",version="stable"}') == 0
+
+
 def test_a_connection_dropped_again_on_the_retry_is_a_503(client, model_service):
     model_service.mode = "drop"
 

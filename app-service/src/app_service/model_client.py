@@ -1,15 +1,14 @@
 """Calls to the model-service through one pooled aiohttp session.
 
 Why aiohttp, where the design card names httpx: this call is on every review's
-path, and it was the largest part of the app-service's CPU per request. The
-same call costs the client 0.67 ms of CPU through httpx and 0.17 ms through
-aiohttp (docs/performance.md has the measurement and the profiles), and httpx
-over aiohttp's transport (httpx-aiohttp) maps a refused or a dropped keep-alive
-connection to ConnectTimeout, which would break the reasons and the retry below.
-So the app-service's calls to the model-service, the hot one and its two
-operational ones alike (one pool, one set of timeouts), use aiohttp directly,
-and httpx stays wherever a call is off that path (the frontend's client, the
-tools and the tests).
+path, and through httpx it was the largest part of the app-service's CPU per
+review, ~0.73 ms of 1.74; through aiohttp it is ~0.17 ms (py-spy profiles
+under load, docs/performance.md). httpx over aiohttp's transport
+(httpx-aiohttp) maps a refused or a dropped keep-alive connection to
+ConnectTimeout, which would break the reasons and the retry below. So the
+app-service's calls to the model-service, the hot one and its two operational
+ones alike (one pool, one set of timeouts), use aiohttp directly, and httpx
+stays wherever a call is off that path (the tools and the tests).
 
 Every failure becomes a `ModelServiceError` whose `reason` (unavailable,
 timeout, bad_response) labels a metric and whose message tells the user what
