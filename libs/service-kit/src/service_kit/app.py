@@ -61,8 +61,8 @@ def service_app(
         async with lifespan(app) as state:
             # What lives as long as the process (modules, the app, its routes' schemas, the model) is moved
             # out of the collector's sight: else each full collection walks all of it, a pause every request
-            # in flight waits through. The full path's p99 at concurrency 8: 22-35 ms -> 14-17 ms (bench.ab).
-            gc.collect()
+            # in flight waits through (30 ms for the app-service's heap, 80 ms for the model-service's:
+            # docs/performance.md). No collection first: at this point it finds nothing to free.
             gc.freeze()
             yield {_STATE: state}
 
