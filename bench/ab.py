@@ -4,7 +4,8 @@ A figure measured an hour apart on a shared machine moves by 5-15% on its own
 (docs/performance.md), more than some of the changes it is meant to judge. So
 both systems run side by side, each its own checkout's code, serving the same
 release, and the loads alternate between them, the side that goes first
-swapping every run: whatever else the machine does falls on both alike. Each
+swapping every run (each run's start-ups go first, second, second, first):
+whatever else the machine does falls on both alike. Each
 figure is the median of the runs; the ratio after/before is printed beside it.
 
     python -m bench.ab ../before [--data reviews.tsv] [--runs 5] [--seconds 5]
@@ -83,9 +84,9 @@ def main() -> int:
         for side in sides:
             for name, pid in side.pids.items():
                 side.record(f"peak RSS MiB: {name}", peak_rss_mib(pid))
-        for run in range(arguments.runs):
+        for _ in range(arguments.runs):
             for service in SERVICES:
-                for side in sides if run % 2 == 0 else sides[::-1]:
+                for side in [*sides, *sides[::-1]]:  # each side as often first as second
                     _time_start_up(side, service)
     finally:
         for side in sides:
