@@ -2,7 +2,7 @@
 
 Why aiohttp, where the design card names httpx: this call is on every review's
 path, and through httpx it was the largest part of the app-service's CPU per
-review, ~0.73 ms of 1.74; through aiohttp it is ~0.17 ms (py-spy profiles
+review, ~0.6 ms of 1.44; through aiohttp it is ~0.13 ms (py-spy profiles
 under load, docs/performance.md). httpx over aiohttp's transport
 (httpx-aiohttp) maps a refused or a dropped keep-alive connection to
 ConnectTimeout, which would break the reasons and the retry below. So the
