@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentiment_devtools.stack.model_release import ensure_release
+from sentiment_devtools.system import SERVICES
 
 from bench.load import Target, read_reviews, run_load, write_bodies
 from bench.proc import peak_rss_mib, tree_cpu_seconds
 
 HERE = Path(__file__).resolve().parent
-SERVICES = ("model-service", "app-service", "app-frontend")
 FULL_PATH = ("model-service/stable", "app-service/stable", "envoy")
 LOADS = (("full", 1), ("full", 8), ("predict", 8))
 # The goals of halving the full path's CPU (docs/performance.md): after's median over before's, at most or at least.

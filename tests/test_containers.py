@@ -52,8 +52,8 @@ def copy_of_the_inputs(folder: Path, service: str) -> Path:
     ("edit", "reason"),
     [
         (("constraints.txt", "anyio==4.16.0", "anyio==4.17.0"), "pins anyio==4.16.0, constraints.txt anyio==4.17.0"),
-        (("app-service/pyproject.toml", '"httpx==0.28.1",', '"httpx==0.28.1", "rich==15.0.0",'), "other requirements"),
-        ((f"{SERVICE_KIT}/pyproject.toml", '"orjson==3.13.0",', ""), "other requirements"),
+        (("app-service/pyproject.toml", '"yarl==1.25.1",', '"yarl==1.25.1", "rich==15.0.0",'), "other requirements"),
+        ((f"{SERVICE_KIT}/pyproject.toml", '"httptools==0.9.0",', ""), "other requirements"),
         (("app-service/requirements.lock", "--hash=sha256:", "--hash=md5:"), "has no hash"),
     ],
     ids=["a constraint moved", "a requirement added", "the kit's requirement dropped", "hashes missing"],

@@ -8,7 +8,6 @@ gives to its routes (each service's deps.py wraps it in a typed dependency).
 """
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -59,11 +58,6 @@ def service_app(
     @contextlib.asynccontextmanager
     async def lifespan_with_state(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         async with lifespan(app) as state:
-            # What lives as long as the process (modules, the app, its routes' schemas, the model) is moved
-            # out of the collector's sight: else each full collection walks all of it, a pause every request
-            # in flight waits through (30 ms for the app-service's heap, 80 ms for the model-service's:
-            # docs/performance.md). No collection first: at this point it finds nothing to free.
-            gc.freeze()
             yield {_STATE: state}
 
     app = FastAPI(
