@@ -17,7 +17,6 @@ import argparse
 import datetime
 import os
 import platform
-import resource
 import shutil
 import sys
 import tempfile
@@ -30,11 +29,15 @@ from sentiment_devtools.system import SERVICES
 from bench.figures import Figures
 from bench.in_process import exact_on, load_model, time_model
 from bench.load import LoadResult, Target, read_reviews, run_load, write_bodies
-from bench.proc import peak_rss_mib, tree_cpu_seconds
+from bench.proc import cpu_seconds_by_name, peak_rss_mib
 from bench.report import table, write_json
 from bench.startup import time_to_ready
 from bench.system import (
     BENCH_TOKENS_PER_SECOND,
+    FULL_PATH,
+    FULL_PATH_POSTGRES,
+    PAGE,
+    PREDICT,
     full_path_target,
     k8s_without_rate_limit,
     model_service_target,
@@ -43,12 +46,6 @@ from bench.system import (
 )
 
 CONCURRENCIES = (1, 8)
-# The processes a request to the stable arm passes through, whose CPU time per request is counted.
-PREDICT = ("model-service/stable",)
-FULL_PATH = ("model-service/stable", "app-service/stable", "envoy")
-PAGE = ("app-frontend/stable", "envoy")
-# On PostgreSQL: both of the arm's app-service replicas, and the server (its backends included).
-FULL_PATH_POSTGRES = ("model-service/stable", "app-service/stable", "app-service/stable/2", "envoy", "postgres")
 
 
 def main() -> int:
@@ -164,9 +161,9 @@ def _run_loads(figures: Figures, loads: list[Load], bodies: Path, seconds: int, 
     for load in loads:
         key, label = load.key, load.label
         for concurrency in CONCURRENCIES:
-            cpu_before = _cpu_seconds(load.pids)
+            cpu_before = cpu_seconds_by_name(load.pids)
             result = run_load(load.target, bodies, concurrency, seconds)
-            cpu_after = _cpu_seconds(load.pids)
+            cpu_after = cpu_seconds_by_name(load.pids)
             name = f"{key}_c{concurrency}"
             if concurrency == max(CONCURRENCIES):
                 _record_cpu(figures, key, label, cpu_before, cpu_after, result)
@@ -194,15 +191,6 @@ def _record_cpu(figures: Figures, key: str, label: str, before: dict, after: dic
     capacity = cores * 1000 / total
     figures.record(f"capacity_{key}", f"{label}: {cores} cores / CPU per request", "requests/s", capacity)
     figures.record(f"reached_{key}", f"{label}: measured / that capacity", "x", result.per_second / capacity)
-
-
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    return {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
-
-
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _header(context: dict) -> list[str]:

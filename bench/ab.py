@@ -17,7 +17,6 @@ BEFORE is a checkout (a `git worktree add ../before <commit>`) with its own
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,10 +27,10 @@ from sentiment_devtools.stack.model_release import ensure_release
 from sentiment_devtools.system import SERVICES
 
 from bench.load import Target, read_reviews, run_load, write_bodies
-from bench.proc import peak_rss_mib, tree_cpu_seconds
+from bench.proc import cpu_seconds_by_name, peak_rss_mib
+from bench.system import FULL_PATH, PREDICT
 
 HERE = Path(__file__).resolve().parent
-FULL_PATH = ("model-service/stable", "app-service/stable", "envoy")
 LOADS = (("full", 1), ("full", 8), ("predict", 8))
 # The goals of halving the full path's CPU (docs/performance.md): after's median over before's, at most or at least.
 GOALS = (
@@ -127,11 +126,11 @@ def _time_start_up(side: Side, service: str) -> None:
 
 
 def _measure(side: Side, key: str, concurrency: int, bodies: Path, seconds: int) -> None:
-    path = FULL_PATH if key == "full" else FULL_PATH[:1]
+    path = FULL_PATH if key == "full" else PREDICT
     counted = {name: pid for name, pid in side.pids.items() if name in path}
-    before = {name: tree_cpu_seconds(pid) for name, pid in counted.items()} | {"wrk": _children_cpu_seconds()}
+    before = cpu_seconds_by_name(counted)
     result = run_load(side.targets[key], bodies, concurrency, seconds)
-    after = {name: tree_cpu_seconds(pid) for name, pid in counted.items()} | {"wrk": _children_cpu_seconds()}
+    after = cpu_seconds_by_name(counted)
     name = f"{key}_c{concurrency}"
     side.record(f"{name} p50 ms", result.p50_ms)
     side.record(f"{name} p99 ms", result.p99_ms)
@@ -166,11 +165,6 @@ def _report(sides: list[Side]) -> str:
 
 def _mark(met: bool) -> str:
     return "met    " if met else "NOT MET"
-
-
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

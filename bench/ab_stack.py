@@ -20,8 +20,9 @@ from sentiment_devtools.stack.model_release import LocalRelease
 from bench.startup import time_to_ready
 from bench.system import full_path_target, k8s_without_rate_limit, model_service_target, start_system
 
-COUNTED = ("model-service/stable", "app-service/stable", "envoy")
-MEASURED_MEMORY = (*COUNTED, "app-frontend/stable")
+# Spelled here, not imported from bench.system: this file runs against older checkouts, whose bench.system may
+# not name them.
+MEASURED = ("model-service/stable", "app-service/stable", "envoy", "app-frontend/stable")
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     stack = start_system(release, arguments.state_dir / "system", k8s_dir)
     try:
         targets = {"predict": model_service_target(stack), "full": full_path_target(stack)}
-        pids = {name: stack.supervisor.process(name).popen.pid for name in MEASURED_MEMORY}
+        pids = {name: stack.supervisor.process(name).popen.pid for name in MEASURED}
         ready = {"targets": {key: vars(target) for key, target in targets.items()}, "pids": pids}
         print(json.dumps(ready), flush=True)
         for line in sys.stdin:

@@ -8,6 +8,7 @@ sibling), so compare it within one run, as the ratios are.
 """
 
 import os
+import resource
 import socket
 from pathlib import Path
 
@@ -29,6 +30,17 @@ def tree_cpu_seconds(pid: int) -> float:
         except FileNotFoundError:  # exited meanwhile
             continue
     return total
+
+
+def cpu_seconds_by_name(pids: dict[str, int]) -> dict[str, float]:
+    """The CPU time of each named process tree so far, and as "wrk" that of this process's finished children
+    (each wrk run, once waited for)."""
+    return {name: tree_cpu_seconds(pid) for name, pid in pids.items()} | {"wrk": _children_cpu_seconds()}
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mib(pid: int) -> float:

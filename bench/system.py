@@ -19,6 +19,12 @@ from sentiment_devtools.system import API_HOST, FRONTEND_HOST
 from bench.load import Target
 
 RATE_LIMITS_FILE = Path("components/istio/envoy-filter-rate-limits.yaml")
+# The processes each load of the stable arm passes through, whose CPU time per request is counted.
+PREDICT = ("model-service/stable",)
+FULL_PATH = ("model-service/stable", "app-service/stable", "envoy")
+PAGE = ("app-frontend/stable", "envoy")
+# On PostgreSQL: both of the arm's app-service replicas, and the server (its backends included).
+FULL_PATH_POSTGRES = ("model-service/stable", "app-service/stable", "app-service/stable/2", "envoy", "postgres")
 BENCH_TOKENS_PER_SECOND = 1_000_000
 
 
