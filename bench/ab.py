@@ -66,7 +66,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/ab.json"))
     arguments = parser.parse_args()
     release = ensure_release(arguments.releases.resolve(), arguments.model_version, arguments.data)
-    bodies = write_bodies(read_reviews(arguments.data), Path("var/bench-ab-bodies.jsonl").resolve())
+    bodies = Path("var/bench-ab-bodies.jsonl").resolve()
+    bodies.parent.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/ yet
+    write_bodies(read_reviews(arguments.data), bodies)
     sides = [Side("before", arguments.before.resolve()), Side("after", Path.cwd())]
     try:
         for side in sides:
