@@ -8,6 +8,7 @@ fault for tests, FAULT_DROP_FIRST_VISITS_SHARE)."""
 
 import asyncio
 import json
+import math
 import re
 import sqlite3
 import sys
@@ -159,7 +160,7 @@ def test_the_report_on_the_running_system_checks_the_split_and_counts_visitors_p
     # When the report reads the running experiment from Prometheus, each arm at its app-service's last scrape:
     # increase() extrapolates a counter to its window's end by up to a scrape interval, so a count is exact only
     # in a window that ends on its own scrape (every counter started at zero before the traffic)
-    last_scrapes = _last_scrapes(healthy.prometheus, "app-service")
+    last_scrapes = _last_scrapes_each_target_twice_by(healthy)
     visitors = {}
     for column, version in enumerate(ARMS):
         at = str(last_scrapes[version])
@@ -326,6 +327,31 @@ def _declared_since_start(watched: Watched, folder: Path) -> Path:
     path = folder / "declaration.yaml"
     path.write_text(yaml.safe_dump(declared))
     return path
+
+
+def _last_scrapes_each_target_twice_by(watched: Watched) -> dict[str, float]:
+    """Each arm's app-service's last scrape, once every frontend and app-service has two samples since the
+    declared start by then: increase() needs two, and a young system's frontend may have only one (the report
+    would have no assignment counts)."""
+
+    def samples_by_then() -> tuple[dict[str, float], dict[str, list[int]]]:
+        scrapes = _last_scrapes(watched.prometheus, "app-service")
+        samples = {}
+        for version, at in scrapes.items():
+            window = math.floor(at - watched.started + 60)  # within the report's, which starts a minute earlier
+            series = query(
+                watched.prometheus, f'count_over_time(app_info{{job=~"app-frontend|app-service"}}[{window}s] @ {at})'
+            )
+            samples[version] = sorted(int(float(s["value"][1])) for s in series)
+        return scrapes, samples
+
+    scrapes, _ = wait_until(
+        samples_by_then,
+        lambda seen: all(len(counts) == 2 * len(ARMS) and min(counts) >= 2 for counts in seen[1].values()),
+        what="two scrapes of every frontend and app-service by each arm's last app-service scrape",
+        describe=lambda seen: seen[1],
+    )
+    return scrapes
 
 
 def _last_scrapes(prometheus: str, job: str) -> dict[str, float]:
